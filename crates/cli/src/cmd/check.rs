@@ -1,0 +1,10 @@
+//! `reclaimscope check`.
+
+use crate::diag::InputError;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> Result<u8, InputError> {
+    Err(InputError("`check` is not built yet".into()))
+}

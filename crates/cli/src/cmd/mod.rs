@@ -1,0 +1,7 @@
+//! One module per subcommand; each owns its `Args` and its `run`.
+pub mod check;
+pub mod compare;
+pub mod explain;
+pub mod graph;
+pub mod run;
+pub mod scan;

@@ -1,0 +1,10 @@
+//! `reclaimscope scan`.
+
+use crate::diag::InputError;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> Result<u8, InputError> {
+    Err(InputError("`scan` is not built yet".into()))
+}
