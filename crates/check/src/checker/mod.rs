@@ -1,0 +1,224 @@
+//! Search strategies over a [`Model`](crate::Model), one file each:
+//!
+//! - [`bfs`]: level-synchronous breadth-first search, parallel over a rayon
+//!   pool; the first deadlock found is a shortest one. The main checker.
+//! - [`dfs`]: depth-first search for spinning cycles (livelocks), and
+//!   deadlocks without the shortest-trace guarantee.
+//! - [`simulation`]: seeded random walks, for spaces too big to exhaust.
+//!
+//! # Why the reductions are sound
+//!
+//! **Partial-order reduction** (BFS, on by default): in a state with an
+//! action `a` that [`Model::is_local`](crate::Model::is_local) marks local, only
+//! `a` is explored. Local means: it touches only its actor's private state,
+//! no other action disables it, and it commutes with every other action.
+//! Take any path from `s` to a deadlock `d`. `d` enables nothing, and nothing
+//! could disable `a`, so `a` occurs on the path; since it commutes with every
+//! action before it, moving it to the front gives a path of the *same length*
+//! that starts with `a`, to the same `d`. By induction on length, every
+//! deadlock stays reachable in the reduced graph at its original shortest
+//! distance (Valmari's stubborn-set argument; the "ignoring" proviso is not
+//! needed for deadlocks). The livelock search does not use this reduction:
+//! hiding actions can close or break cycles, and the cycle proviso it would
+//! need is not worth its complexity here.
+//!
+//! **Symmetry reduction** (BFS and DFS, on by default): the visited set keys a
+//! state by the fingerprint of [`Model::representative`](crate::Model::representative),
+//! so states that differ only by a permutation of interchangeable actors are
+//! explored once. When the permutations are automorphisms of the transition
+//! relation, a state and its permutations reach deadlocks at the same
+//! distances (an automorphism maps paths to paths of the same length and
+//! deadlocks to deadlocks), so verdicts and shortest lengths are unchanged.
+//! Queues keep the concrete state, never the representative, so a trace
+//! replayed from the parent log is a real execution. A non-progress cycle in
+//! the quotient unrolls, at most `|group|` times, into one in the real graph.
+
+pub mod bfs;
+pub mod dfs;
+pub mod simulation;
+
+use std::time::{Duration, Instant};
+
+use crate::fingerprint::fingerprint;
+use crate::model::Model;
+use crate::report::{BoundHit, Step, Trace};
+
+/// The visited-set key of a state: its representative's fingerprint.
+pub(crate) fn key_of<M: Model>(model: &M, state: &M::State, symmetry: bool) -> u64 {
+    if symmetry && let Some(rep) = model.representative(state) {
+        return fingerprint(&rep);
+    }
+    fingerprint(state)
+}
+
+/// Replay `actions` from initial state number `init`, describing each step.
+pub(crate) fn replay_actions<M: Model>(
+    model: &M,
+    init: usize,
+    actions: &[M::Action],
+    loop_start: Option<usize>,
+) -> Trace<M> {
+    let init = model.init_states().swap_remove(init);
+    let mut state = init.clone();
+    let mut steps = Vec::with_capacity(actions.len());
+    for &action in actions {
+        steps.push(Step {
+            action,
+            description: model.describe(&state, action),
+        });
+        state = model.next_state(&state, action);
+    }
+    Trace {
+        init,
+        steps,
+        last: state,
+        loop_start,
+    }
+}
+
+/// Limits on a search; `None` = unbounded.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Bounds {
+    /// Stop after storing this many distinct states.
+    pub max_states: Option<u64>,
+    /// Stop before accounted memory (visited set, parent log, queue) would
+    /// exceed this many bytes.
+    pub max_memory: Option<u64>,
+    /// Stop after this much wall time.
+    pub time_limit: Option<Duration>,
+}
+
+/// A snapshot for progress displays.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Distinct states stored so far.
+    pub states: u64,
+    /// Transitions generated so far.
+    pub transitions: u64,
+    /// Current BFS level (or DFS stack depth).
+    pub depth: u32,
+    /// States waiting to be expanded.
+    pub queue: u64,
+    /// Accounted bytes in use.
+    pub memory: u64,
+    /// Time since the search started.
+    pub elapsed: Duration,
+}
+
+/// How to search.
+#[derive(Clone, Copy)]
+pub struct Options<'a> {
+    /// Worker threads for BFS (1 = run on the calling thread).
+    pub threads: usize,
+    /// Partial-order reduction (see the module docs).
+    pub por: bool,
+    /// Symmetry reduction (see the module docs).
+    pub symmetry: bool,
+    /// Bounds.
+    pub bounds: Bounds,
+    /// Called now and then from the searching thread.
+    pub progress: Option<&'a (dyn Fn(&Progress) + Sync)>,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Options {
+            threads: 1,
+            por: true,
+            symmetry: true,
+            bounds: Bounds::default(),
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Options<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("threads", &self.threads)
+            .field("por", &self.por)
+            .field("symmetry", &self.symmetry)
+            .field("bounds", &self.bounds)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Bound checks shared by the strategies.
+pub(crate) struct Limits {
+    bounds: Bounds,
+    start: Instant,
+}
+
+impl Limits {
+    pub(crate) fn new(bounds: Bounds) -> Limits {
+        Limits {
+            bounds,
+            start: Instant::now(),
+        }
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Would holding `states` states in `bytes` bytes break a bound?
+    pub(crate) fn check(&self, states: u64, bytes: u64) -> Option<BoundHit> {
+        if self.bounds.max_states.is_some_and(|m| states > m) {
+            return Some(BoundHit::States);
+        }
+        if self.bounds.max_memory.is_some_and(|m| bytes > m) {
+            return Some(BoundHit::Memory);
+        }
+        self.check_time()
+    }
+
+    pub(crate) fn check_time(&self) -> Option<BoundHit> {
+        match self.bounds.time_limit {
+            Some(t) if self.start.elapsed() >= t => Some(BoundHit::Time),
+            _ => None,
+        }
+    }
+}
+
+/// Parse a size such as `512K`, `64M`, `1.5G`, `4096` (bytes; binary units,
+/// an optional trailing `B`/`iB`). Used for `--max-memory`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let upper = t.to_ascii_uppercase();
+    let stripped = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (num, mult) = match stripped.chars().last() {
+        Some('K') => (&stripped[..stripped.len() - 1], 1u64 << 10),
+        Some('M') => (&stripped[..stripped.len() - 1], 1 << 20),
+        Some('G') => (&stripped[..stripped.len() - 1], 1 << 30),
+        Some('T') => (&stripped[..stripped.len() - 1], 1 << 40),
+        _ => (stripped, 1),
+    };
+    let value: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid size `{text}` (expected e.g. 4096, 512K, 64M, 2G)"))?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(format!(
+            "invalid size `{text}`: must be a non-negative number"
+        ));
+    }
+    Ok((value * mult as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_use_binary_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1.5g"), Ok(3 << 29));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("-1M").is_err());
+    }
+}

@@ -1,0 +1,76 @@
+//! The [`Model`] trait: what a checker needs to know about a transition system.
+//!
+//! The split follows stateright: a model only says which states exist and how
+//! they move; the strategies in [`crate::checker`] decide how to explore them.
+//! Every reduction hook has a default that disables the reduction, so a model
+//! that implements only the four required methods is explored exhaustively.
+
+use std::hash::Hash;
+
+/// How a state with no enabled action ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Terminal {
+    /// Every actor finished: a good end.
+    Completed,
+    /// Something has not finished and nothing can move: a deadlock.
+    Deadlock,
+}
+
+/// A transition system explored by the checkers.
+///
+/// Contract: `actions` and `next_state` are deterministic functions of their
+/// arguments (the checker replays choices by index to rebuild traces), and a
+/// state with no action is final: [`Model::terminal`] classifies it.
+pub trait Model: Sync {
+    /// A state: hashed into a 64-bit fingerprint for the visited set.
+    type State: Clone + Hash + Send + Sync;
+    /// One nondeterministic decision enabled in a state.
+    type Action: Copy + Send + Sync + std::fmt::Debug;
+
+    /// The states exploration starts from.
+    fn init_states(&self) -> Vec<Self::State>;
+
+    /// Every action enabled in `state`, appended to `out` (cleared by the caller).
+    fn actions(&self, state: &Self::State, out: &mut Vec<Self::Action>);
+
+    /// The state after taking `action` in `state`.
+    fn next_state(&self, state: &Self::State, action: Self::Action) -> Self::State;
+
+    /// Classify a state that has no enabled action.
+    fn terminal(&self, state: &Self::State) -> Terminal;
+
+    /// Partial-order reduction hint: `action` touches only its actor's private
+    /// state, no other action can disable it, and it commutes with every other
+    /// action enabled now or later until it is taken. When true, the checker may
+    /// explore `action` alone from `state` (see `crate::checker` for why that
+    /// keeps every deadlock and every shortest deadlock length).
+    fn is_local(&self, _state: &Self::State, _action: Self::Action) -> bool {
+        false
+    }
+
+    /// Liveness hint: does taking `action` count as progress? A reachable cycle
+    /// made only of non-progress actions is a livelock. Default: everything is
+    /// progress, so no livelock can be reported.
+    fn is_progress(&self, _state: &Self::State, _action: Self::Action) -> bool {
+        true
+    }
+
+    /// Symmetry reduction: a canonical representative of `state`'s class under
+    /// permutations of interchangeable actors, or `None` when `state` is its own.
+    /// Must map every member of a class to the same representative, and the
+    /// permutations must be automorphisms of the transition relation.
+    fn representative(&self, _state: &Self::State) -> Option<Self::State> {
+        None
+    }
+
+    /// One line of a trace for `action` taken in `state`.
+    fn describe(&self, _state: &Self::State, action: Self::Action) -> String {
+        format!("{action:?}")
+    }
+
+    /// Bytes a state owns on the heap besides `size_of::<State>()`, for the
+    /// memory bound's accounting of the search queue.
+    fn heap_bytes(&self, _state: &Self::State) -> usize {
+        0
+    }
+}
