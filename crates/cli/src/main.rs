@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "reclaimscope", version, about = "Find and prevent memory-reclaim recursion deadlocks in Linux storage stacks.")]
+#[command(
+    name = "reclaimscope",
+    version,
+    about = "Find and prevent memory-reclaim recursion deadlocks in Linux storage stacks."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,6 +36,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -54,5 +59,15 @@ fn main() -> ExitCode {
             eprintln!("{e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `reclaimscope ... | head` would panic on a
+/// closed pipe; restore the default so it exits quietly like other tools.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
