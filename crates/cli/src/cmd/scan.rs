@@ -1,10 +1,131 @@
-//! `reclaimscope scan`.
+//! `reclaimscope scan`: run the kernel C rules over files and trees.
 
 use crate::diag::InputError;
+use indicatif::{ProgressBar, ProgressStyle};
+use reclaimscope_model::history::KernelVersion;
+use reclaimscope_scan::diff::AddedLines;
+use reclaimscope_scan::{Rule, ScanOptions, output, scan_paths};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Files or directories to scan (only .c and .h files are read).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Run only this rule (repeatable); `all` adds the inventory rule nofs-outside-scope.
+    #[arg(long = "rule", value_name = "R")]
+    pub rules: Vec<String>,
+    /// Skip files whose path matches this glob (repeatable).
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub excludes: Vec<String>,
+    /// Report only findings on lines this unified diff adds.
+    #[arg(long, value_name = "PATCH")]
+    pub diff: Option<PathBuf>,
+    /// Print counts per rule and per top-level directory instead of findings.
+    #[arg(long)]
+    pub summary: bool,
+    /// Target kernel (e.g. 5.10); default: read from the tree's Makefile.
+    #[arg(long, value_name = "X.Y")]
+    pub kernel_version: Option<String>,
+}
 
-pub fn run(_args: Args) -> Result<u8, InputError> {
-    Err(InputError("`scan` is not built yet".into()))
+pub fn run(args: Args) -> Result<u8, InputError> {
+    let rules = parse_rules(&args.rules)?;
+    let kernel_version = match &args.kernel_version {
+        Some(v) => Some(
+            KernelVersion::parse(v)
+                .map_err(|e| InputError(format!("--kernel-version {v}: error: {e}")))?,
+        ),
+        None => None,
+    };
+    let added = match &args.diff {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                InputError(format!("{}: error: cannot read patch: {e}", p.display()))
+            })?;
+            Some(AddedLines::parse(&text).map_err(|e| {
+                InputError(format!(
+                    "{}:{}:1: error: {}",
+                    p.display(),
+                    e.line,
+                    e.message
+                ))
+            })?)
+        }
+        None => None,
+    };
+    let opts = ScanOptions {
+        rules,
+        kernel_version,
+        excludes: args.excludes.clone(),
+        ..ScanOptions::default()
+    };
+    let bar = progress_bar();
+    let tick = |n: usize| {
+        if let Some(b) = &bar {
+            b.set_position(n as u64);
+        }
+    };
+    let report = scan_paths(&args.paths, &opts, &tick).map_err(|e| InputError(e.to_string()));
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let mut report = report?;
+    if let Some(a) = &added {
+        report.findings.retain(|f| a.contains(f));
+    }
+    let out = if args.summary {
+        output::summary(&report)
+    } else {
+        match args.format {
+            Format::Text => output::text(&report.findings),
+            Format::Json => output::json(&report) + "\n",
+            Format::Sarif => output::sarif(&report.findings, env!("CARGO_PKG_VERSION")) + "\n",
+        }
+    };
+    print!("{out}");
+    Ok(if report.findings.is_empty() { 0 } else { 1 })
+}
+
+fn parse_rules(names: &[String]) -> Result<Vec<Rule>, InputError> {
+    if names.is_empty() {
+        return Ok(Rule::defaults());
+    }
+    let mut rules = Vec::new();
+    for n in names.iter().flat_map(|n| n.split(',')) {
+        if n == "all" {
+            rules.extend(Rule::ALL);
+        } else {
+            rules.push(
+                n.parse::<Rule>()
+                    .map_err(|e| InputError(format!("--rule: error: {e}")))?,
+            );
+        }
+    }
+    rules.sort();
+    rules.dedup();
+    Ok(rules)
+}
+
+/// A spinner with a file count, only when stderr is a terminal.
+fn progress_bar() -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = ProgressBar::new_spinner();
+    b.set_style(
+        ProgressStyle::with_template("{spinner} scanning: {pos} files read, {elapsed}").ok()?,
+    );
+    b.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(b)
 }

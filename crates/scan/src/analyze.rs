@@ -1,0 +1,423 @@
+//! Per-file analysis: parse with tree-sitter-c, index each function's
+//! calls, writes, exits and memalloc scopes, then run the rules.
+
+use crate::finding::Finding;
+use crate::gfpeval::{Def, DefOp, Evaluator};
+use crate::rule::Rule;
+use crate::rules;
+use crate::syntax::{
+    call_args, call_name, collapse_ws, collect, declarator_name, function_name, line_col, squash, text, value_parent,
+};
+use reclaimscope_model::gfp::GfpValue;
+use std::collections::{HashMap, HashSet};
+use tree_sitter::{Node, Parser, Tree};
+
+/// What the rules need to know about the target kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelFacts {
+    /// `__vmalloc` honours GFP_NOFS/GFP_NOIO (v5.17+, `history::vmalloc_honours_gfp`).
+    pub vmalloc_honours_gfp: bool,
+    /// `kvmalloc` falls back to vmalloc for non-GFP_KERNEL masks (v5.17+).
+    pub kvmalloc_any_gfp: bool,
+}
+
+/// A new parser for C; one per thread.
+pub fn c_parser() -> Parser {
+    let mut p = Parser::new();
+    // The grammar is compiled in; a version mismatch is a build error, not input.
+    p.set_language(&tree_sitter_c::LANGUAGE.into()).expect("tree-sitter-c matches the tree-sitter ABI");
+    p
+}
+
+/// Memalloc scope kinds, as `memalloc_<kind>_save`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScopeKind {
+    Nofs,
+    Noio,
+    Noreclaim,
+    Pin,
+}
+
+impl ScopeKind {
+    fn parse(name: &str) -> Option<(ScopeKind, bool)> {
+        let rest = name.strip_prefix("memalloc_")?;
+        let (kind, op) = rest.split_once('_')?;
+        let kind = match kind {
+            "nofs" => ScopeKind::Nofs,
+            "noio" => ScopeKind::Noio,
+            "noreclaim" => ScopeKind::Noreclaim,
+            "pin" => ScopeKind::Pin,
+            _ => return None,
+        };
+        match op {
+            "save" => Some((kind, true)),
+            "restore" => Some((kind, false)),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScopeKind::Nofs => "nofs",
+            ScopeKind::Noio => "noio",
+            ScopeKind::Noreclaim => "noreclaim",
+            ScopeKind::Pin => "pin",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ScopeCall<'t> {
+    pub kind: ScopeKind,
+    pub call: Node<'t>,
+    /// Where the saved flags live (`nofs_flag`, `tp->t_pflags`), whitespace-free.
+    pub var: Option<String>,
+    /// The variable is a plain local identifier (a scope the function owns).
+    pub local: bool,
+}
+
+/// A call that passes a gfp mask.
+#[derive(Clone, Debug)]
+pub struct AllocCall<'t> {
+    pub call: Node<'t>,
+    pub name: String,
+    pub gfp_arg: Node<'t>,
+    pub mask: GfpValue,
+}
+
+/// Everything the rules look at inside one function.
+pub struct Func<'a, 't> {
+    pub name: String,
+    pub body: Node<'t>,
+    pub src: &'a str,
+    pub eval: Evaluator<'a, 't>,
+    pub gfp_typed: HashSet<String>,
+    pub allocs: Vec<AllocCall<'t>>,
+    pub all_calls: Vec<Node<'t>>,
+    pub returns: Vec<Node<'t>>,
+    pub gotos: Vec<(Node<'t>, String)>,
+    pub labels: HashMap<String, Node<'t>>,
+    pub saves: Vec<ScopeCall<'t>>,
+    pub restores: Vec<ScopeCall<'t>>,
+}
+
+/// File-level facts: `#define`s and shrinker callbacks.
+pub struct FileCtx<'a> {
+    pub path: &'a str,
+    pub src: &'a str,
+    pub defines: HashMap<String, String>,
+    pub scan_objects_fns: HashSet<String>,
+    pub facts: KernelFacts,
+}
+
+/// Analyse one file; findings are unsorted and unsuppressed.
+pub fn analyze_source(parser: &mut Parser, path: &str, src: &str, rules: &[Rule], facts: KernelFacts) -> Vec<Finding> {
+    let Some(tree) = parser.parse(src, None) else {
+        return Vec::new();
+    };
+    analyze_tree(&tree, path, src, rules, facts)
+}
+
+fn analyze_tree(tree: &Tree, path: &str, src: &str, rules: &[Rule], facts: KernelFacts) -> Vec<Finding> {
+    let root = tree.root_node();
+    let interesting = collect(root, |n| {
+        matches!(n.kind(), "function_definition" | "preproc_def" | "initializer_pair" | "assignment_expression")
+    });
+    let mut defines = HashMap::new();
+    let mut scan_objects_fns = HashSet::new();
+    let mut functions = Vec::new();
+    for n in interesting {
+        match n.kind() {
+            "function_definition" => functions.push(n),
+            "preproc_def" => {
+                if let (Some(name), Some(value)) = (n.child_by_field_name("name"), n.child_by_field_name("value")) {
+                    defines.insert(text(name, src).to_string(), clean_define(text(value, src)));
+                }
+            }
+            _ => {
+                if let Some(f) = shrinker_callback(n, src) {
+                    scan_objects_fns.insert(f);
+                }
+            }
+        }
+    }
+    let file = FileCtx { path, src, defines, scan_objects_fns, facts };
+    let mut out = Vec::new();
+    for f in functions {
+        let Some(body) = f.child_by_field_name("body") else {
+            continue;
+        };
+        let func = index_function(&file, f, body);
+        rules::run(&file, &func, rules, &mut out);
+    }
+    out
+}
+
+/// `.scan_objects = fn` or `x->scan_objects = fn` names a shrinker callback.
+fn shrinker_callback(n: Node<'_>, src: &str) -> Option<String> {
+    let (target, value) = match n.kind() {
+        "initializer_pair" => (n.child_by_field_name("designator")?, n.child_by_field_name("value")?),
+        _ => (n.child_by_field_name("left")?, n.child_by_field_name("right")?),
+    };
+    let target = text(target, src);
+    let is_scan = target.ends_with("scan_objects")
+        && !target.ends_with("_scan_objects")
+        && (target.starts_with('.') || target.contains("->") || target.contains('.'));
+    (is_scan && value.kind() == "identifier").then(|| text(value, src).to_string())
+}
+
+/// A `#define` body as an expression: no comments, no line continuations.
+fn clean_define(body: &str) -> String {
+    let mut s = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(i) = rest.find("/*") {
+        s.push_str(&rest[..i]);
+        rest = rest[i..].find("*/").map_or("", |j| &rest[i + j + 2..]);
+        s.push(' ');
+    }
+    s.push_str(rest);
+    if let Some(i) = s.find("//") {
+        s.truncate(i);
+    }
+    collapse_ws(&s)
+}
+
+fn index_function<'a, 't>(file: &'a FileCtx<'a>, node: Node<'t>, body: Node<'t>) -> Func<'a, 't> {
+    let src = file.src;
+    let mut gfp_typed = HashSet::new();
+    let mut defs: HashMap<String, Vec<Def<'t>>> = HashMap::new();
+    if let Some(params) = node.child_by_field_name("declarator").and_then(find_params) {
+        for p in collect(params, |n| n.kind() == "parameter_declaration") {
+            if is_gfp_type(p, src) {
+                if let Some(name) = p.child_by_field_name("declarator").and_then(|d| declarator_name(d, src)) {
+                    gfp_typed.insert(name.to_string());
+                }
+            }
+        }
+    }
+    let nodes = collect(body, |n| {
+        matches!(
+            n.kind(),
+            "declaration"
+                | "assignment_expression"
+                | "call_expression"
+                | "return_statement"
+                | "goto_statement"
+                | "labeled_statement"
+        )
+    });
+    let mut all_calls = Vec::new();
+    let mut returns = Vec::new();
+    let mut gotos = Vec::new();
+    let mut labels = HashMap::new();
+    for n in &nodes {
+        match n.kind() {
+            "declaration" => {
+                let typed = is_gfp_type(*n, src);
+                let mut c = n.walk();
+                for d in n.children_by_field_name("declarator", &mut c) {
+                    let name = declarator_name(d, src).unwrap_or("").to_string();
+                    if typed {
+                        gfp_typed.insert(name.clone());
+                    }
+                    if d.kind() == "init_declarator" {
+                        if let Some(v) = d.child_by_field_name("value") {
+                            defs.entry(name).or_default().push(Def { var_start: d.start_byte(), node: d, op: DefOp::Set, rhs: v });
+                        }
+                    }
+                }
+            }
+            "assignment_expression" => {
+                let (Some(l), Some(op), Some(r)) = (
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("operator"),
+                    n.child_by_field_name("right"),
+                ) else {
+                    continue;
+                };
+                if l.kind() != "identifier" {
+                    continue;
+                }
+                let op = match text(op, src) {
+                    "=" => DefOp::Set,
+                    "|=" => DefOp::Or,
+                    "&=" => DefOp::And,
+                    _ => continue,
+                };
+                defs.entry(text(l, src).to_string()).or_default().push(Def {
+                    var_start: n.start_byte(),
+                    node: *n,
+                    op,
+                    rhs: r,
+                });
+            }
+            "call_expression" => all_calls.push(*n),
+            "return_statement" => returns.push(*n),
+            "goto_statement" => {
+                if let Some(l) = n.child_by_field_name("label") {
+                    gotos.push((*n, text(l, src).to_string()));
+                }
+            }
+            _ => {
+                if let Some(l) = n.child_by_field_name("label") {
+                    labels.insert(text(l, src).to_string(), *n);
+                }
+            }
+        }
+    }
+    let eval = Evaluator { src, defines: &file.defines, defs, body };
+    let mut func = Func {
+        name: function_name(node, src),
+        body,
+        src,
+        eval,
+        gfp_typed,
+        allocs: Vec::new(),
+        all_calls,
+        returns,
+        gotos,
+        labels,
+        saves: Vec::new(),
+        restores: Vec::new(),
+    };
+    for &call in &func.all_calls {
+        let Some(name) = call_name(call, src) else {
+            continue;
+        };
+        if let Some((kind, is_save)) = ScopeKind::parse(name) {
+            let sc = scope_call(call, kind, is_save, src);
+            if is_save {
+                func.saves.push(sc);
+            } else {
+                func.restores.push(sc);
+            }
+            continue;
+        }
+        if is_mask_helper(name) {
+            continue;
+        }
+        if let Some(arg) = call_args(call).into_iter().find(|a| func.is_gfp_arg(*a)) {
+            let mask = func.eval.eval(arg);
+            func.allocs.push(AllocCall { call, name: name.to_string(), gfp_arg: arg, mask });
+        }
+    }
+    func
+}
+
+fn find_params(d: Node<'_>) -> Option<Node<'_>> {
+    let mut n = Some(d);
+    while let Some(x) = n {
+        if x.kind() == "function_declarator" {
+            return x.child_by_field_name("parameters");
+        }
+        n = x.child_by_field_name("declarator");
+    }
+    None
+}
+
+fn is_gfp_type(decl: Node<'_>, src: &str) -> bool {
+    decl.child_by_field_name("type").is_some_and(|t| text(t, src) == "gfp_t")
+}
+
+fn scope_call<'t>(call: Node<'t>, kind: ScopeKind, is_save: bool, src: &str) -> ScopeCall<'t> {
+    let var_node = if is_save {
+        value_parent(call).and_then(|p| match p.kind() {
+            "assignment_expression" => p.child_by_field_name("left"),
+            "init_declarator" => p.child_by_field_name("declarator"),
+            _ => None,
+        })
+    } else {
+        call_args(call).into_iter().next()
+    };
+    let local = var_node.is_some_and(|v| v.kind() == "identifier");
+    ScopeCall { kind, call, var: var_node.map(|v| squash(text(v, src))), local }
+}
+
+/// Calls that compute, test or record a mask rather than allocate with it.
+fn is_mask_helper(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.contains("gfp")
+        || lower.starts_with("warn")
+        || lower.starts_with("bug")
+        || lower.starts_with("trace")
+        || lower.starts_with("pr_")
+        || lower.contains("printk")
+        || matches!(name, "dev_err" | "dev_warn" | "dev_info" | "dev_dbg" | "might_alloc" | "fs_reclaim_acquire" | "fs_reclaim_release")
+        || lower.starts_with("memalloc_")
+        || lower == "sizeof"
+}
+
+impl<'a, 't> Func<'a, 't> {
+    /// An argument that carries a gfp mask: it names a gfp flag, a gfp_t
+    /// variable, or a same-file macro that does.
+    fn is_gfp_arg(&self, arg: Node<'t>) -> bool {
+        let t = text(arg, self.src);
+        if t.contains("GFP_") {
+            return mask_shaped(arg);
+        }
+        match arg.kind() {
+            "identifier" => {
+                self.gfp_typed.contains(t) || self.eval.defines.get(t).is_some_and(|d| d.contains("GFP_"))
+            }
+            "field_expression" => arg.child_by_field_name("field").is_some_and(|f| text(f, self.src).contains("gfp")),
+            _ => false,
+        }
+    }
+
+    /// Location, function and call text for a finding.
+    pub fn finding(&self, file: &FileCtx<'_>, rule: Rule, at: Node<'_>, call: Node<'_>, mask: String, reason: String) -> Finding {
+        let (line, column) = line_col(self.src, at.start_byte());
+        let mut call_text = collapse_ws(text(call, self.src));
+        if call_text.len() > 160 {
+            let mut cut = 157;
+            while !call_text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            call_text.truncate(cut);
+            call_text.push_str("...");
+        }
+        Finding {
+            rule,
+            file: file.path.to_string(),
+            line,
+            column,
+            function: self.name.clone(),
+            call: call_text,
+            mask,
+            reason,
+        }
+    }
+
+    pub fn line_of(&self, n: Node<'_>) -> usize {
+        line_col(self.src, n.start_byte()).0
+    }
+
+    /// Scopes opened before `pos` in this function and not yet closed.
+    pub fn open_scopes_at(&self, pos: usize) -> Vec<&ScopeCall<'t>> {
+        self.saves
+            .iter()
+            .filter(|s| s.call.end_byte() <= pos)
+            .filter(|s| {
+                !self.restores.iter().any(|r| {
+                    r.var == s.var && r.call.start_byte() > s.call.end_byte() && r.call.end_byte() <= pos
+                })
+            })
+            .collect()
+    }
+}
+
+/// A gfp argument is a mask, not a test: flags combined with `| & ^ ~`,
+/// casts, parentheses, ternaries, identifiers.
+fn mask_shaped(n: Node<'_>) -> bool {
+    match n.kind() {
+        "identifier" | "number_literal" => true,
+        "parenthesized_expression" | "cast_expression" | "conditional_expression" | "binary_expression" => {
+            let op_ok = n
+                .child_by_field_name("operator")
+                .is_none_or(|o| matches!(o.kind(), "|" | "&" | "^"));
+            op_ok
+        }
+        "unary_expression" => n.child_by_field_name("operator").is_some_and(|o| o.kind() == "~"),
+        _ => false,
+    }
+}

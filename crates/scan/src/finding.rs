@@ -1,0 +1,35 @@
+//! What a rule reports.
+
+use crate::rule::Rule;
+use serde::Serialize;
+
+/// One finding. `line` and `column` are 1-based; `column` counts characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: Rule,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub function: String,
+    /// The allocation (or scope) call as written, whitespace collapsed.
+    pub call: String,
+    /// The effective gfp mask in kernel notation, or "" when the rule is not about a mask.
+    pub mask: String,
+    pub reason: String,
+}
+
+impl Finding {
+    /// Sort key that makes output independent of thread scheduling.
+    pub fn sort_key(&self) -> (&str, usize, usize, Rule, &str) {
+        (&self.file, self.line, self.column, self.rule, &self.reason)
+    }
+
+    /// `file:line:col: warning: message [rule]`, as gcc and smatch print.
+    pub fn to_text(&self) -> String {
+        let mask = if self.mask.is_empty() { String::new() } else { format!(" (mask {})", self.mask) };
+        format!(
+            "{}:{}:{}: warning: {}(): `{}`{}: {} [{}]",
+            self.file, self.line, self.column, self.function, self.call, mask, self.reason, self.rule
+        )
+    }
+}

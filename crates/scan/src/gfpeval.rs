@@ -1,0 +1,214 @@
+//! Effective gfp mask of a C expression at a point in a function.
+//!
+//! Every gfp question goes to the model: the expression is rewritten into
+//! the model's gfp expression language (`reclaimscope_model::gfp::parse_expr`)
+//! with placeholders for the parts tree-sitter sees but the model does not
+//! (locals, `#define`s, ternaries, calls), and placeholders are resolved to
+//! abstract `GfpValue`s computed here.
+
+use crate::syntax::{contains, text};
+use reclaimscope_model::gfp::{Gfp, GfpValue, parse_expr};
+use std::collections::HashMap;
+use tree_sitter::Node;
+
+/// Beyond this depth of define/variable chasing the value is unknown.
+const MAX_DEPTH: u32 = 12;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefOp {
+    Set,
+    Or,
+    And,
+}
+
+/// A write to a local variable: `gfp = e`, `gfp |= e`, `gfp &= e`, or an
+/// initialised declaration.
+#[derive(Clone, Copy, Debug)]
+pub struct Def<'t> {
+    pub var_start: usize,
+    /// The assignment or declarator node (its ancestors decide dominance).
+    pub node: Node<'t>,
+    pub op: DefOp,
+    pub rhs: Node<'t>,
+}
+
+pub struct Evaluator<'a, 't> {
+    pub src: &'a str,
+    pub defines: &'a HashMap<String, String>,
+    /// Writes per variable name, in source order.
+    pub defs: HashMap<String, Vec<Def<'t>>>,
+    /// The function body: dominance is judged below it.
+    pub body: Node<'t>,
+}
+
+/// Least upper bound: a value that is either `a` or `b`.
+pub fn join(a: GfpValue, b: GfpValue) -> GfpValue {
+    GfpValue { must: a.must & b.must, may: a.may | b.may }
+}
+
+impl<'a, 't> Evaluator<'a, 't> {
+    /// Abstract value of expression `node` where it stands.
+    pub fn eval(&self, node: Node<'t>) -> GfpValue {
+        self.eval_depth(node, 0)
+    }
+
+    fn eval_depth(&self, node: Node<'t>, depth: u32) -> GfpValue {
+        if depth > MAX_DEPTH {
+            return GfpValue::UNKNOWN;
+        }
+        let mut text_out = String::new();
+        let mut holes = Vec::new();
+        self.emit(node, depth, &mut text_out, &mut holes);
+        evaluate_text(&text_out, &holes)
+    }
+
+    /// Rewrite `node` into model syntax; unsupported parts become `__rs_hole<N>`.
+    fn emit(&self, node: Node<'t>, depth: u32, out: &mut String, holes: &mut Vec<GfpValue>) {
+        let t = text(node, self.src);
+        match node.kind() {
+            "identifier" => {
+                if Gfp::lookup(t).is_some() {
+                    out.push_str(t);
+                } else {
+                    let v = self.var_value(t, node.start_byte(), depth + 1);
+                    push_hole(out, holes, v);
+                }
+            }
+            "number_literal" => {
+                let digits = t.trim_end_matches(['u', 'U', 'l', 'L']);
+                out.push_str(digits);
+            }
+            "parenthesized_expression" => match node.named_child(0) {
+                Some(inner) => {
+                    out.push('(');
+                    self.emit(inner, depth, out, holes);
+                    out.push(')');
+                }
+                None => push_hole(out, holes, GfpValue::UNKNOWN),
+            },
+            "cast_expression" => match node.child_by_field_name("value") {
+                Some(v) => self.emit(v, depth, out, holes),
+                None => push_hole(out, holes, GfpValue::UNKNOWN),
+            },
+            "binary_expression" => {
+                let op = node.child_by_field_name("operator").map(|o| text(o, self.src));
+                match (node.child_by_field_name("left"), op, node.child_by_field_name("right")) {
+                    (Some(l), Some(op @ ("|" | "&" | "^")), Some(r)) => {
+                        out.push('(');
+                        self.emit(l, depth, out, holes);
+                        out.push_str(&format!(" {op} "));
+                        self.emit(r, depth, out, holes);
+                        out.push(')');
+                    }
+                    _ => push_hole(out, holes, GfpValue::UNKNOWN),
+                }
+            }
+            "unary_expression" => {
+                let op = node.child_by_field_name("operator").map(|o| text(o, self.src));
+                match (op, node.child_by_field_name("argument")) {
+                    (Some("~"), Some(a)) => {
+                        out.push_str("~(");
+                        self.emit(a, depth, out, holes);
+                        out.push(')');
+                    }
+                    _ => push_hole(out, holes, GfpValue::UNKNOWN),
+                }
+            }
+            "conditional_expression" => {
+                let a = node.child_by_field_name("consequence").map(|n| self.eval_depth(n, depth + 1));
+                let b = node.child_by_field_name("alternative").map(|n| self.eval_depth(n, depth + 1));
+                let v = match (a, b) {
+                    (Some(a), Some(b)) => join(a, b),
+                    _ => GfpValue::UNKNOWN,
+                };
+                push_hole(out, holes, v);
+            }
+            _ => push_hole(out, holes, GfpValue::UNKNOWN),
+        }
+    }
+
+    /// Value of variable or macro `name` as seen at byte `pos`.
+    pub fn var_value(&self, name: &str, pos: usize, depth: u32) -> GfpValue {
+        if depth > MAX_DEPTH {
+            return GfpValue::UNKNOWN;
+        }
+        let Some(defs) = self.defs.get(name) else {
+            return self.define_value(name, depth);
+        };
+        let mut cur = self.define_value(name, depth);
+        for d in defs.iter().filter(|d| d.var_start < pos && !contains(d.node, pos)) {
+            let rhs = self.eval_depth(d.rhs, depth + 1);
+            let next = match d.op {
+                DefOp::Set => rhs,
+                DefOp::Or => cur | rhs,
+                DefOp::And => cur & rhs,
+            };
+            cur = if dominates(d.node, pos, self.body) { next } else { join(cur, next) };
+        }
+        cur
+    }
+
+    /// Value of a same-file object-like `#define`, or unknown.
+    fn define_value(&self, name: &str, depth: u32) -> GfpValue {
+        match self.defines.get(name) {
+            Some(body) => eval_define(body, self.defines, depth + 1),
+            None => GfpValue::UNKNOWN,
+        }
+    }
+}
+
+fn push_hole(out: &mut String, holes: &mut Vec<GfpValue>, v: GfpValue) {
+    out.push_str(&format!("__rs_hole{}", holes.len()));
+    holes.push(v);
+}
+
+fn evaluate_text(expr: &str, holes: &[GfpValue]) -> GfpValue {
+    match parse_expr(expr) {
+        Ok(e) => e.eval(&mut |name: &str| {
+            name.strip_prefix("__rs_hole").and_then(|i| i.parse::<usize>().ok()).and_then(|i| holes.get(i).copied())
+        }),
+        Err(_) => GfpValue::UNKNOWN,
+    }
+}
+
+/// Evaluate a `#define` body; other defines of the same file resolve too.
+pub fn eval_define(body: &str, defines: &HashMap<String, String>, depth: u32) -> GfpValue {
+    if depth > MAX_DEPTH {
+        return GfpValue::UNKNOWN;
+    }
+    match parse_expr(body) {
+        Ok(e) => e.eval(&mut |name: &str| defines.get(name).map(|b| eval_define(b, defines, depth + 1))),
+        Err(_) => GfpValue::UNKNOWN,
+    }
+}
+
+/// Does the write at `def` happen on every path that reaches byte `pos`?
+/// Structural approximation: every branch or loop body that holds the
+/// write must also hold `pos` (a write in an `if` arm or loop body that
+/// `pos` is outside of may not have happened).
+pub fn dominates(def: Node<'_>, pos: usize, body: Node<'_>) -> bool {
+    let mut n = def;
+    while let Some(p) = n.parent() {
+        if p.id() == body.id() {
+            return true;
+        }
+        let branchy = matches!(
+            p.kind(),
+            "if_statement"
+                | "else_clause"
+                | "for_statement"
+                | "while_statement"
+                | "do_statement"
+                | "switch_statement"
+                | "case_statement"
+                | "conditional_expression"
+        );
+        let field_is_n = |f: &str| p.child_by_field_name(f).is_some_and(|c| c.id() == n.id());
+        let always_runs = field_is_n("condition") || field_is_n("initializer") || p.kind() == "do_statement";
+        if branchy && !always_runs && !contains(n, pos) {
+            return false;
+        }
+        n = p;
+    }
+    true
+}

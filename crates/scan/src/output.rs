@@ -1,0 +1,134 @@
+//! Renderings of a scan: gcc-style text, JSON, SARIF 2.1.0, and a summary
+//! of counts per rule and per top-level directory.
+
+use crate::finding::Finding;
+use crate::rule::Rule;
+use crate::scan::ScanReport;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+pub fn text(findings: &[Finding]) -> String {
+    let mut s = String::new();
+    for f in findings {
+        s.push_str(&f.to_text());
+        s.push('\n');
+    }
+    s
+}
+
+/// Stable JSON: `{ "kernel_version", "findings": [...], "stats": {...} }`.
+pub fn json(report: &ScanReport) -> String {
+    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// SARIF 2.1.0 as GitHub code scanning reads it: repo-relative URIs,
+/// stable rule ids, and a partial fingerprint that survives line shifts.
+pub fn sarif(findings: &[Finding], tool_version: &str) -> String {
+    let rules: Vec<Value> = Rule::ALL
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id(),
+                "name": r.id(),
+                "shortDescription": { "text": r.summary() },
+                "fullDescription": { "text": r.summary() },
+                "helpUri": format!("https://example.invalid/reclaimscope/{}", r.doc_anchor()),
+                "help": { "text": format!("See {}", r.doc_anchor()) },
+                "defaultConfiguration": { "level": if r.is_inventory() { "note" } else { "warning" } },
+                "properties": { "tags": ["reclaim", "gfp"] }
+            })
+        })
+        .collect();
+    let mut occurrences: BTreeMap<u64, usize> = BTreeMap::new();
+    let results: Vec<Value> = findings
+        .iter()
+        .map(|f| {
+            let idx = Rule::ALL.iter().position(|r| *r == f.rule).unwrap_or(0);
+            let h = fingerprint(f);
+            let n = occurrences.entry(h).or_insert(0);
+            *n += 1;
+            json!({
+                "ruleId": f.rule.id(),
+                "ruleIndex": idx,
+                "level": if f.rule.is_inventory() { "note" } else { "warning" },
+                "message": { "text": format!("{}(): `{}`{}: {}", f.function, f.call,
+                    if f.mask.is_empty() { String::new() } else { format!(" (mask {})", f.mask) }, f.reason) },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": f.file.replace('\\', "/"), "uriBaseId": "%SRCROOT%" },
+                        "region": { "startLine": f.line, "startColumn": f.column }
+                    },
+                    "logicalLocations": [{ "name": f.function, "kind": "function" }]
+                }],
+                "partialFingerprints": { "reclaimscopeHash/v1": format!("{h:016x}:{n}") }
+            })
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "reclaimscope",
+                "version": tool_version,
+                "informationUri": "https://example.invalid/reclaimscope",
+                "rules": rules
+            }},
+            "originalUriBaseIds": { "%SRCROOT%": { "uri": "file:///" } },
+            "columnKind": "unicodeCodePoints",
+            "results": results
+        }]
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// FNV-1a over what identifies a finding independent of its line number.
+fn fingerprint(f: &Finding) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for part in [f.rule.id(), &f.file, &f.function, &f.call] {
+        for b in part.bytes().chain(std::iter::once(0)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    h
+}
+
+/// Counts per rule and per top-level directory, plus what was skipped.
+pub fn summary(report: &ScanReport) -> String {
+    let mut per_rule: BTreeMap<&str, usize> = Rule::ALL.iter().map(|r| (r.id(), 0)).collect();
+    let mut per_dir: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
+    for f in &report.findings {
+        *per_rule.entry(f.rule.id()).or_default() += 1;
+        let dir = f.file.split('/').next().unwrap_or("").to_string();
+        let dir = if f.file.contains('/') { dir } else { ".".into() };
+        *per_dir.entry(dir).or_default().entry(f.rule.id()).or_default() += 1;
+    }
+    let mut s = String::from("findings per rule:\n");
+    for (r, n) in &per_rule {
+        s.push_str(&format!("  {n:>6}  {r}\n"));
+    }
+    s.push_str("findings per top-level directory:\n");
+    for (d, rules) in &per_dir {
+        let total: usize = rules.values().sum();
+        let detail: Vec<String> = rules.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        s.push_str(&format!("  {total:>6}  {d}  ({})\n", detail.join(", ")));
+    }
+    let st = &report.stats;
+    s.push_str(&format!(
+        "files: {} C files read ({} MB), {} parsed; skipped {} binary, {} non-UTF-8, {} huge, {} unreadable; {} findings suppressed in source\n",
+        st.files_seen,
+        st.bytes_read / 1_000_000,
+        st.files_parsed,
+        st.skipped_binary,
+        st.skipped_non_utf8,
+        st.skipped_huge,
+        st.skipped_unreadable,
+        st.suppressed
+    ));
+    s.push_str(&format!(
+        "kernel version assumed: {}\n",
+        report.kernel_version.as_deref().unwrap_or("unknown (treated as older than 5.17)")
+    ));
+    s
+}

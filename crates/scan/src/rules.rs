@@ -1,0 +1,559 @@
+//! The rules of DESIGN.md, run over one indexed function.
+
+use crate::analyze::{AllocCall, FileCtx, Func, ScopeCall, ScopeKind};
+use crate::finding::Finding;
+use crate::rule::Rule;
+use crate::syntax::{call_args, call_name, collect, contains, has_word, is_loop, squash, text, value_parent};
+use reclaimscope_model::gfp::{Gfp, GfpValue};
+use tree_sitter::Node;
+
+pub fn run(file: &FileCtx<'_>, func: &Func<'_, '_>, rules: &[Rule], out: &mut Vec<Finding>) {
+    let on = |r: Rule| rules.contains(&r);
+    for a in &func.allocs {
+        if a.mask.surely(Gfp::NORETRY) {
+            noretry_rules(file, func, a, &on, out);
+        }
+        nofs_rules(file, func, a, &on, out);
+    }
+    if on(Rule::ScopeUnbalanced) {
+        scope_unbalanced(file, func, out);
+    }
+    if on(Rule::ShrinkerIoGate) && file.scan_objects_fns.contains(&func.name) {
+        shrinker_io_gate(file, func, out);
+    }
+}
+
+fn mask_text(v: GfpValue) -> String {
+    v.to_string()
+}
+
+fn noretry_rules(file: &FileCtx<'_>, func: &Func<'_, '_>, a: &AllocCall<'_>, on: &dyn Fn(Rule) -> bool, out: &mut Vec<Finding>) {
+    let mask = mask_text(a.mask);
+    if a.mask.surely_not(Gfp::DIRECT_RECLAIM) {
+        if on(Rule::NoretryUseless) {
+            out.push(func.finding(
+                file,
+                Rule::NoretryUseless,
+                a.gfp_arg,
+                a.call,
+                mask,
+                "the mask cannot enter direct reclaim, so __GFP_NORETRY changes nothing; drop it".into(),
+            ));
+        }
+        return;
+    }
+    if a.mask.surely(Gfp::RETRY_MAYFAIL) && on(Rule::NoretryVsRetryMayfail) {
+        out.push(func.finding(
+            file,
+            Rule::NoretryVsRetryMayfail,
+            a.gfp_arg,
+            a.call,
+            mask.clone(),
+            "__GFP_NORETRY and __GFP_RETRY_MAYFAIL together: the slow path gives up after one reclaim round, so RETRY_MAYFAIL has no effect".into(),
+        ));
+    }
+    let verdict = failure_handling(func, a);
+    match verdict {
+        Verdict::ErrorOnly(exit) if on(Rule::NoretryNoFallback) => out.push(func.finding(
+            file,
+            Rule::NoretryNoFallback,
+            a.call,
+            a.call,
+            mask,
+            format!(
+                "on failure the result only becomes an error (line {}) with no fallback; drop __GFP_NORETRY or add a fallback",
+                exit
+            ),
+        )),
+        Verdict::FallbackKeepsFlag(line, what) if on(Rule::NoretryFallbackKeepsFlag) => out.push(func.finding(
+            file,
+            Rule::NoretryFallbackKeepsFlag,
+            a.call,
+            a.call,
+            mask,
+            format!("the {what} at line {line} still passes __GFP_NORETRY; drop the flag for the last attempt"),
+        )),
+        _ => {}
+    }
+}
+
+/// What happens when a `__GFP_NORETRY` allocation returns NULL.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Only an error leaves the function (line of the exit).
+    ErrorOnly(usize),
+    /// A second attempt (line, what) that still passes `__GFP_NORETRY`.
+    FallbackKeepsFlag(usize, &'static str),
+    /// A real fallback, a graceful degradation, or something the heuristic cannot judge.
+    Fine,
+}
+
+/// How a statement list ends for the NULL path.
+enum Exit<'t> {
+    Return(Node<'t>),
+    Goto(Node<'t>, String),
+    Break,
+    Continue,
+    FallsThrough,
+}
+
+fn failure_handling(func: &Func<'_, '_>, a: &AllocCall<'_>) -> Verdict {
+    let src = func.src;
+    let Some(var) = result_var(a.call, src) else {
+        return Verdict::Fine;
+    };
+    let Some(check) = find_check(func, a.call, &var) else {
+        return Verdict::Fine;
+    };
+    let path: Vec<Node<'_>> = match check {
+        Check::Loop => return loop_retry(func, a),
+        Check::If { node, negative: true } => match node.child_by_field_name("consequence") {
+            Some(c) => vec![c],
+            None => return Verdict::Fine,
+        },
+        Check::If { node, negative: false } => {
+            if let Some(alt) = node.child_by_field_name("alternative") {
+                vec![alt]
+            } else if node.child_by_field_name("consequence").is_some_and(|c| ends_with_jump(c)) {
+                following_siblings(node)
+            } else {
+                return Verdict::Fine;
+            }
+        }
+    };
+    // A second allocation on the NULL path is a fallback.
+    for n in &path {
+        for c in collect(*n, |x| x.kind() == "call_expression") {
+            if let Some(v) = fallback_verdict(func, c) {
+                return v;
+            }
+        }
+    }
+    match path_exit(&path, src) {
+        Exit::Return(r) => {
+            if returns_error(r, src) {
+                Verdict::ErrorOnly(func.line_of(r))
+            } else {
+                Verdict::Fine
+            }
+        }
+        Exit::Goto(g, label) => match func.labels.get(&label) {
+            Some(l) if l.start_byte() < a.call.start_byte() => loop_retry(func, a),
+            Some(l) => {
+                let tail = following_from_label(*l);
+                for n in &tail {
+                    for c in collect(*n, |x| x.kind() == "call_expression") {
+                        if let Some(v) = fallback_verdict(func, c) {
+                            return v;
+                        }
+                    }
+                }
+                Verdict::ErrorOnly(func.line_of(g))
+            }
+            None => Verdict::ErrorOnly(func.line_of(g)),
+        },
+        Exit::Continue | Exit::FallsThrough if enclosing_loop(a.call, func.body).is_some() => loop_retry(func, a),
+        _ => Verdict::Fine,
+    }
+}
+
+/// A call on the NULL path that allocates: a fallback. `Some(Fine)` when
+/// it drops `__GFP_NORETRY`, `Some(FallbackKeepsFlag)` when it keeps it.
+fn fallback_verdict(func: &Func<'_, '_>, c: Node<'_>) -> Option<Verdict> {
+    if let Some(a2) = func.allocs.iter().find(|x| x.call.id() == c.id()) {
+        return Some(if a2.mask.surely(Gfp::NORETRY) {
+            Verdict::FallbackKeepsFlag(func.line_of(c), "fallback allocation")
+        } else {
+            Verdict::Fine
+        });
+    }
+    let name = call_name(c, func.src)?.to_ascii_lowercase();
+    let frees = ["free", "put", "release", "destroy", "unmap", "unlock", "printk", "warn", "err", "dbg"];
+    if frees.iter().any(|f| name.contains(f)) {
+        return None;
+    }
+    let allocs = ["alloc", "mempool", "reserve", "get_free_page", "fallback", "kmemdup", "kstrdup", "vzalloc", "retry"];
+    allocs.iter().any(|f| name.contains(f)).then_some(Verdict::Fine)
+}
+
+/// The call sits in a loop that tries again on NULL: a retry keeps the
+/// flag unless the mask variable changes inside the loop. A retry that
+/// repeats the very same request (no size argument changes) is a loop over
+/// items, not a fallback, and is judged fine.
+fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>) -> Verdict {
+    let Some(l) = enclosing_loop(a.call, func.body) else {
+        return Verdict::Fine;
+    };
+    let src = func.src;
+    let mask_vars: Vec<&str> = collect(a.gfp_arg, |n| n.kind() == "identifier").into_iter().map(|n| text(n, src)).collect();
+    let size_vars: Vec<&str> = call_args(a.call)
+        .into_iter()
+        .filter(|x| x.id() != a.gfp_arg.id())
+        .flat_map(|x| collect(x, |n| n.kind() == "identifier"))
+        .map(|n| text(n, src))
+        .collect();
+    let writes = writes_in(l, src);
+    if writes.iter().any(|w| mask_vars.contains(&w.as_str())) {
+        return Verdict::Fine;
+    }
+    if writes.iter().any(|w| size_vars.contains(&w.as_str())) {
+        Verdict::FallbackKeepsFlag(func.line_of(a.call), "smaller-size retry in the enclosing loop")
+    } else {
+        Verdict::Fine
+    }
+}
+
+/// Identifiers assigned or incremented anywhere in `n`.
+fn writes_in(n: Node<'_>, src: &str) -> Vec<String> {
+    collect(n, |x| matches!(x.kind(), "assignment_expression" | "update_expression"))
+        .into_iter()
+        .filter_map(|x| x.child_by_field_name("left").or_else(|| x.child_by_field_name("argument")))
+        .filter(|t| t.kind() == "identifier")
+        .map(|t| text(t, src).to_string())
+        .collect()
+}
+
+fn enclosing_loop<'t>(n: Node<'t>, body: Node<'t>) -> Option<Node<'t>> {
+    let mut p = n.parent()?;
+    while p.id() != body.id() {
+        if is_loop(p.kind()) {
+            return Some(p);
+        }
+        p = p.parent()?;
+    }
+    None
+}
+
+/// Where the allocation's result goes: the variable (or lvalue) it is stored in.
+fn result_var(call: Node<'_>, src: &str) -> Option<String> {
+    let p = value_parent(call)?;
+    match p.kind() {
+        "assignment_expression" => p.child_by_field_name("left").map(|l| squash(text(l, src))),
+        "init_declarator" => p
+            .child_by_field_name("declarator")
+            .and_then(|d| crate::syntax::declarator_name(d, src))
+            .map(str::to_string),
+        // `if (!alloc(...))`: the call text itself stands for the result.
+        "unary_expression" | "binary_expression" => Some(squash(text(call, src))),
+        _ => None,
+    }
+}
+
+enum Check<'t> {
+    If { node: Node<'t>, negative: bool },
+    Loop,
+}
+
+/// The first test of `var` after the call: an `if`, or the condition of an
+/// enclosing loop that repeats while the result is NULL.
+fn find_check<'t>(func: &Func<'_, 't>, call: Node<'t>, var: &str) -> Option<Check<'t>> {
+    let src = func.src;
+    let after = call.end_byte();
+    let mut best: Option<(usize, Check<'t>)> = None;
+    // The assignment sits in an if condition: `if (!(p = alloc()))`.
+    let mut n = call;
+    while let Some(p) = n.parent() {
+        if p.id() == func.body.id() {
+            break;
+        }
+        if p.kind() == "if_statement" && p.child_by_field_name("condition").is_some_and(|c| c.id() == n.id()) {
+            let cond = squash(text(n, src));
+            let negative = is_null_test(&cond, var) || is_null_test(&cond, &squash(text(call, src)));
+            return Some(Check::If { node: p, negative });
+        }
+        if matches!(p.kind(), "do_statement" | "while_statement" | "for_statement") {
+            if let Some(c) = p.child_by_field_name("condition") {
+                let cond = squash(text(c, src));
+                if c.start_byte() >= after && has_word(&cond, var) && is_null_test(&cond, var) {
+                    best = Some((c.start_byte(), Check::Loop));
+                }
+            }
+        }
+        if matches!(p.kind(), "expression_statement" | "declaration" | "compound_statement") {
+            n = p;
+            continue;
+        }
+        n = p;
+    }
+    let ifs = collect(func.body, |x| x.kind() == "if_statement");
+    for i in ifs {
+        let Some(c) = i.child_by_field_name("condition") else { continue };
+        if c.start_byte() < after {
+            continue;
+        }
+        let cond = squash(text(c, src));
+        if !cond.contains(var) {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(pos, _)| c.start_byte() < *pos) {
+            best = Some((c.start_byte(), Check::If { node: i, negative: is_null_test(&cond, var) }));
+        }
+        break;
+    }
+    best.map(|(_, c)| c)
+}
+
+/// `cond` is true when `var` is NULL (`!p`, `p == NULL`, `IS_ERR_OR_NULL(p)`).
+fn is_null_test(cond: &str, var: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '[';
+    let mut from = 0;
+    while let Some(i) = cond[from..].find(&format!("!{var}")) {
+        let end = from + i + 1 + var.len();
+        let next = cond[end..].chars().next();
+        if next.is_none_or(|c| !ident(c) && c != '=') && !cond[end..].starts_with("->") {
+            return true;
+        }
+        from = end;
+    }
+    [format!("{var}==NULL"), format!("NULL=={var}"), format!("IS_ERR_OR_NULL({var})"), format!("{var}==0")]
+        .iter()
+        .any(|p| cond.contains(p.as_str()))
+        || cond.contains(&format!("!({var})"))
+}
+
+fn ends_with_jump(stmt: Node<'_>) -> bool {
+    let last = if stmt.kind() == "compound_statement" {
+        let mut c = stmt.walk();
+        stmt.named_children(&mut c).filter(|n| n.kind() != "comment").last()
+    } else {
+        Some(stmt)
+    };
+    last.is_some_and(|l| matches!(l.kind(), "return_statement" | "goto_statement" | "break_statement" | "continue_statement"))
+}
+
+fn following_siblings(n: Node<'_>) -> Vec<Node<'_>> {
+    let mut out = Vec::new();
+    let mut s = n.next_named_sibling();
+    while let Some(x) = s {
+        out.push(x);
+        s = x.next_named_sibling();
+    }
+    out
+}
+
+fn following_from_label(l: Node<'_>) -> Vec<Node<'_>> {
+    let mut v = vec![l];
+    v.extend(following_siblings(l));
+    v
+}
+
+/// The first unconditional jump of a statement list, looking through
+/// blocks and labels but not into `if`s or loops.
+fn path_exit<'t>(path: &[Node<'t>], src: &str) -> Exit<'t> {
+    for &n in path {
+        if let Some(e) = stmt_exit(n, src) {
+            return e;
+        }
+    }
+    Exit::FallsThrough
+}
+
+fn stmt_exit<'t>(n: Node<'t>, src: &str) -> Option<Exit<'t>> {
+    match n.kind() {
+        "return_statement" => Some(Exit::Return(n)),
+        "goto_statement" => {
+            let l = n.child_by_field_name("label")?;
+            Some(Exit::Goto(n, text(l, src).to_string()))
+        }
+        "break_statement" => Some(Exit::Break),
+        "continue_statement" => Some(Exit::Continue),
+        "compound_statement" | "else_clause" | "labeled_statement" => {
+            let mut c = n.walk();
+            let kids: Vec<_> = n.named_children(&mut c).collect();
+            kids.into_iter().find_map(|k| stmt_exit(k, src))
+        }
+        _ => None,
+    }
+}
+
+/// The returned value propagates a failure: `-ENOMEM`, `NULL`, `ERR_PTR()`,
+/// `false`, or a variable holding an error.
+fn returns_error(r: Node<'_>, src: &str) -> bool {
+    let mut c = r.walk();
+    let Some(v) = r.named_children(&mut c).find(|n| n.kind() != "comment") else {
+        return false; // `return;` in a void function: a graceful skip
+    };
+    let t = squash(text(v, src));
+    if t == "0" || t == "true" {
+        return false;
+    }
+    t.starts_with('-') || t == "NULL" || t.starts_with("ERR_PTR") || t == "false" || v.kind() == "identifier"
+}
+
+fn nofs_rules(file: &FileCtx<'_>, func: &Func<'_, '_>, a: &AllocCall<'_>, on: &dyn Fn(Rule) -> bool, out: &mut Vec<Finding>) {
+    if !a.mask.surely(Gfp::DIRECT_RECLAIM) || !a.mask.surely_not(Gfp::FS) {
+        return;
+    }
+    let noio = a.mask.surely_not(Gfp::IO);
+    let needed = if noio { ScopeKind::Noio } else { ScopeKind::Nofs };
+    let open = func.open_scopes_at(a.call.start_byte());
+    let covering: Option<&&ScopeCall<'_>> = open.iter().find(|s| s.kind == ScopeKind::Noio || s.kind == needed);
+    let in_any = open.iter().any(|s| matches!(s.kind, ScopeKind::Nofs | ScopeKind::Noio));
+    let mask = mask_text(a.mask);
+    let flag = if noio { "GFP_NOIO" } else { "GFP_NOFS" };
+    if let Some(s) = covering {
+        if on(Rule::NofsRedundantInScope) {
+            out.push(func.finding(
+                file,
+                Rule::NofsRedundantInScope,
+                a.gfp_arg,
+                a.call,
+                mask.clone(),
+                format!(
+                    "{flag}-style mask inside the memalloc_{}_save() scope opened at line {}; the scope already clears the bits, use GFP_KERNEL",
+                    s.kind.name(),
+                    func.line_of(s.call)
+                ),
+            ));
+        }
+    } else if !in_any && on(Rule::NofsOutsideScope) {
+        out.push(func.finding(
+            file,
+            Rule::NofsOutsideScope,
+            a.gfp_arg,
+            a.call,
+            mask.clone(),
+            format!("{flag}-style allocation outside any memalloc scope in this function; candidate for memalloc_{}_save()", needed.name()),
+        ));
+    }
+    if covering.is_none() && on(Rule::VmallocNofsUnscoped) {
+        let n = a.name.as_str();
+        let vmalloc = n.starts_with("__vmalloc") || n == "vmalloc_node_range";
+        let kv = n.starts_with("kvmalloc") || n.starts_with("kvzalloc") || n.starts_with("kvcalloc");
+        let reason = if vmalloc && !file.facts.vmalloc_honours_gfp {
+            Some(format!(
+                "vmalloc allocates page tables with GFP_KERNEL on this kernel (before v5.17), so {flag} is not honoured; wrap the call in memalloc_{}_save()/restore()",
+                needed.name()
+            ))
+        } else if kv && !file.facts.kvmalloc_any_gfp {
+            Some(format!(
+                "before v5.17 kvmalloc with a non-GFP_KERNEL mask never falls back to vmalloc, so large sizes just fail; use a memalloc_{}_save() scope with GFP_KERNEL",
+                needed.name()
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            out.push(func.finding(file, Rule::VmallocNofsUnscoped, a.call, a.call, mask, reason));
+        }
+    }
+}
+
+fn scope_unbalanced(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Finding>) {
+    for r in &func.restores {
+        let Some(var) = &r.var else { continue };
+        if let Some(s) = func.saves.iter().find(|s| s.var.as_ref() == Some(var) && s.kind != r.kind) {
+            if !func.saves.iter().any(|x| x.var.as_ref() == Some(var) && x.kind == r.kind) {
+                out.push(func.finding(
+                    file,
+                    Rule::ScopeUnbalanced,
+                    r.call,
+                    r.call,
+                    String::new(),
+                    format!(
+                        "memalloc_{}_restore() restores flags saved by memalloc_{}_save() at line {}",
+                        r.kind.name(),
+                        s.kind.name(),
+                        func.line_of(s.call)
+                    ),
+                ));
+            }
+        }
+    }
+    for s in func.saves.iter().filter(|s| s.local) {
+        let Some(var) = &s.var else { continue };
+        let restores: Vec<_> = func.restores.iter().filter(|r| r.var.as_ref() == Some(var)).collect();
+        if restores.is_empty() {
+            // The saved flags may be handed on (stored, passed): a scope spanning functions.
+            let uses = collect(func.body, |n| n.kind() == "identifier" && n.utf8_text(func.src.as_bytes()).is_ok_and(|t| t == var))
+                .len();
+            if uses <= 1 {
+                out.push(func.finding(
+                    file,
+                    Rule::ScopeUnbalanced,
+                    s.call,
+                    s.call,
+                    String::new(),
+                    format!("memalloc_{}_save() is never restored in this function", s.kind.name()),
+                ));
+            }
+            continue;
+        }
+        let start = s.call.end_byte();
+        let mut exits: Vec<(usize, Node<'_>)> =
+            func.returns.iter().filter(|r| r.start_byte() > start).map(|r| (r.start_byte(), *r)).collect();
+        if !body_ends_with_return(func.body) {
+            exits.push((func.body.end_byte().saturating_sub(1), func.body));
+        }
+        for (pos, exit) in exits {
+            let covered = restores.iter().any(|r| {
+                let rp = r.call.start_byte();
+                rp > start
+                    && rp < pos
+                    && crate::gfpeval::dominates(r.call, pos, func.body)
+                    && !func.gotos.iter().any(|(g, label)| {
+                        g.start_byte() > start
+                            && g.start_byte() < rp
+                            && func.labels.get(label).is_some_and(|l| l.start_byte() > rp && l.start_byte() <= pos)
+                    })
+            });
+            if !covered {
+                let what = if exit.kind() == "return_statement" { "return" } else { "end of function" };
+                out.push(func.finding(
+                    file,
+                    Rule::ScopeUnbalanced,
+                    s.call,
+                    s.call,
+                    String::new(),
+                    format!(
+                        "the {what} at line {} leaves the memalloc_{}_save() scope without memalloc_{}_restore({var})",
+                        func.line_of(exit).max(if what == "return" { 0 } else { crate::syntax::line_col(func.src, pos).0 }),
+                        s.kind.name(),
+                        s.kind.name()
+                    ),
+                ));
+                break;
+            }
+        }
+    }
+}
+
+fn body_ends_with_return(body: Node<'_>) -> bool {
+    let mut c = body.walk();
+    body.named_children(&mut c).filter(|n| n.kind() != "comment").last().is_some_and(|n| n.kind() == "return_statement")
+}
+
+/// dm-bufio 2014 (seed 000): the shrinker took its lock and wrote back
+/// under `__GFP_IO` alone, so a GFP_NOFS allocation in a filesystem could
+/// recurse into it. A scan_objects that tests `__GFP_IO` must also test `__GFP_FS`.
+fn shrinker_io_gate(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Finding>) {
+    let src = func.src;
+    let idents = collect(func.body, |n| n.kind() == "identifier");
+    let Some(io) = idents.iter().find(|n| text(**n, src) == "__GFP_IO") else {
+        return;
+    };
+    if idents.iter().any(|n| matches!(text(*n, src), "__GFP_FS" | "GFP_NOFS" | "GFP_KERNEL")) {
+        return;
+    }
+    let blocking = ["write", "wait", "sync", "flush", "submit", "lock", "evict", "scan"];
+    let Some(call) = func
+        .all_calls
+        .iter()
+        .filter(|c| !contains(**c, io.start_byte()))
+        .find(|c| call_name(**c, src).is_some_and(|n| blocking.iter().any(|b| n.contains(b)) && !n.contains("trylock")))
+    else {
+        return;
+    };
+    let callee = call_name(*call, src).unwrap_or("");
+    out.push(func.finding(
+        file,
+        Rule::ShrinkerIoGate,
+        *io,
+        *call,
+        String::new(),
+        format!(
+            "shrinker gates on __GFP_IO only and then calls {callee}() (line {}); a GFP_NOFS caller still enters it, test __GFP_FS too",
+            func.line_of(*call)
+        ),
+    ));
+}

@@ -1,0 +1,287 @@
+//! Walking a tree: read each C file once, prefilter by tokens, parse only
+//! the candidates, in parallel; findings sorted so output does not depend
+//! on thread scheduling.
+
+use crate::analyze::{KernelFacts, analyze_source, c_parser};
+use crate::finding::Finding;
+use crate::prefilter::Prefilter;
+use crate::rule::Rule;
+use crate::suppress::is_suppressed;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
+use reclaimscope_model::history::{KernelVersion, vmalloc_honours_gfp};
+use serde::Serialize;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Files above this size are generated tables, not code: skipped and counted.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 8 << 20;
+
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    pub rules: Vec<Rule>,
+    /// Target kernel; `None` reads it from the tree's top-level Makefile.
+    pub kernel_version: Option<KernelVersion>,
+    pub excludes: Vec<String>,
+    pub max_file_size: u64,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            rules: Rule::defaults(),
+            kernel_version: None,
+            excludes: Vec::new(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        }
+    }
+}
+
+/// Counts of what was read, parsed and skipped.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ScanStats {
+    pub files_seen: usize,
+    pub files_parsed: usize,
+    pub bytes_read: u64,
+    pub skipped_binary: usize,
+    pub skipped_non_utf8: usize,
+    pub skipped_huge: usize,
+    pub skipped_unreadable: usize,
+    pub suppressed: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScanReport {
+    /// The kernel version the version-gated rules assumed, if known.
+    pub kernel_version: Option<String>,
+    pub findings: Vec<Finding>,
+    pub stats: ScanStats,
+}
+
+#[derive(Debug)]
+pub enum ScanError {
+    /// A path given on the command line does not exist or cannot be read.
+    BadPath(String),
+    /// An `--exclude` pattern is not a glob.
+    BadGlob(String),
+}
+
+impl fmt::Display for ScanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScanError::BadPath(m) | ScanError::BadGlob(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ScanError {}
+
+/// Facts the rules need, for a known or unknown version. Unknown means
+/// "assume an old kernel": the version-gated rule then reports, which is
+/// the conservative answer for code that may be backported.
+pub fn kernel_facts(v: Option<KernelVersion>) -> KernelFacts {
+    let modern = v.is_some_and(vmalloc_honours_gfp);
+    KernelFacts { vmalloc_honours_gfp: modern, kvmalloc_any_gfp: modern }
+}
+
+/// Analyse one in-memory file: findings sorted, suppressions applied.
+pub fn scan_source(path: &str, src: &str, rules: &[Rule], facts: KernelFacts) -> Vec<Finding> {
+    let mut parser = c_parser();
+    let mut f = analyze_source(&mut parser, path, src, rules, facts);
+    f.retain(|x| !is_suppressed(src, x.line, x.rule));
+    f.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    f.dedup();
+    f
+}
+
+/// `VERSION = 6` / `PATCHLEVEL = 1` from a kernel Makefile at or above `p`.
+pub fn detect_kernel_version(p: &Path) -> Option<KernelVersion> {
+    let start = if p.is_dir() { p.to_path_buf() } else { p.parent()?.to_path_buf() };
+    let start = start.canonicalize().ok()?;
+    for dir in start.ancestors() {
+        let Ok(text) = std::fs::read_to_string(dir.join("Makefile")) else { continue };
+        let field = |k: &str| {
+            text.lines().take(10).find_map(|l| {
+                let (a, b) = l.split_once('=')?;
+                (a.trim() == k).then(|| b.trim().to_string())
+            })
+        };
+        if let (Some(v), Some(p)) = (field("VERSION"), field("PATCHLEVEL")) {
+            if let Ok(kv) = KernelVersion::parse(&format!("{v}.{p}")) {
+                return Some(kv);
+            }
+        }
+    }
+    None
+}
+
+enum Outcome {
+    NotC,
+    Excluded,
+    Unreadable,
+    Huge,
+    Binary,
+    NonUtf8,
+    Filtered(u64),
+    Candidate(u64, String, Vec<Rule>),
+}
+
+/// Scan every `.c`/`.h` file under `paths`. `progress` is called with the
+/// number of files seen so far (from worker threads).
+pub fn scan_paths(paths: &[PathBuf], opts: &ScanOptions, progress: &(dyn Fn(usize) + Sync)) -> Result<ScanReport, ScanError> {
+    for p in paths {
+        if std::fs::metadata(p).is_err() {
+            return Err(ScanError::BadPath(format!("{}: error: no such file or directory", p.display())));
+        }
+    }
+    let excludes = build_globs(&opts.excludes)?;
+    let version = opts.kernel_version.or_else(|| paths.iter().find_map(|p| detect_kernel_version(p)));
+    let facts = kernel_facts(version);
+    let prefilter = Prefilter::new(&opts.rules);
+    let seen = AtomicUsize::new(0);
+    let stats = Mutex::new(ScanStats::default());
+    let candidates: Mutex<Vec<(String, String, Vec<Rule>)>> = Mutex::new(Vec::new());
+
+    let handle = |path: &Path| {
+        let outcome = read_and_filter(path, &excludes, &prefilter, opts.max_file_size);
+        let n = seen.fetch_add(1, Ordering::Relaxed) + 1;
+        if n % 1024 == 0 {
+            progress(n);
+        }
+        let mut st = stats.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Outcome::NotC | Outcome::Excluded => {}
+            Outcome::Unreadable => {
+                st.files_seen += 1;
+                st.skipped_unreadable += 1;
+            }
+            Outcome::Huge => {
+                st.files_seen += 1;
+                st.skipped_huge += 1;
+            }
+            Outcome::Binary => {
+                st.files_seen += 1;
+                st.skipped_binary += 1;
+            }
+            Outcome::NonUtf8 => {
+                st.files_seen += 1;
+                st.skipped_non_utf8 += 1;
+            }
+            Outcome::Filtered(b) => {
+                st.files_seen += 1;
+                st.bytes_read += b;
+            }
+            Outcome::Candidate(b, src, rules) => {
+                st.files_seen += 1;
+                st.bytes_read += b;
+                drop(st);
+                candidates
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((display_path(path), src, rules));
+            }
+        }
+    };
+
+    for root in paths {
+        if root.is_file() {
+            handle(root);
+            continue;
+        }
+        let walker = ignore::WalkBuilder::new(root)
+            .standard_filters(false)
+            .hidden(true)
+            .follow_links(false)
+            .threads(rayon::current_num_threads())
+            .build_parallel();
+        walker.run(|| {
+            Box::new(|entry| {
+                match entry {
+                    Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => handle(e.path()),
+                    Ok(_) => {}
+                    Err(_) => {
+                        let mut st = stats.lock().unwrap_or_else(|e| e.into_inner());
+                        st.skipped_unreadable += 1;
+                    }
+                }
+                ignore::WalkState::Continue
+            })
+        });
+    }
+    progress(seen.load(Ordering::Relaxed));
+
+    let candidates = candidates.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut stats = stats.into_inner().unwrap_or_else(|e| e.into_inner());
+    stats.files_parsed = candidates.len();
+    let per_file: Vec<(Vec<Finding>, usize)> = candidates
+        .par_iter()
+        .map_init(c_parser, |parser, (path, src, rules)| {
+            let mut f = analyze_source(parser, path, src, rules, facts);
+            let before = f.len();
+            f.retain(|x| !is_suppressed(src, x.line, x.rule));
+            let suppressed = before - f.len();
+            (f, suppressed)
+        })
+        .collect();
+    let mut findings = Vec::new();
+    for (f, s) in per_file {
+        findings.extend(f);
+        stats.suppressed += s;
+    }
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    findings.dedup();
+    Ok(ScanReport { kernel_version: version.map(|v| format!("{}.{}", v.major, v.minor)), findings, stats })
+}
+
+fn build_globs(pats: &[String]) -> Result<GlobSet, ScanError> {
+    let mut b = GlobSetBuilder::new();
+    for p in pats {
+        let g = Glob::new(p).map_err(|e| ScanError::BadGlob(format!("--exclude {p}: error: {e}")))?;
+        b.add(g);
+    }
+    b.build().map_err(|e| ScanError::BadGlob(format!("--exclude: error: {e}")))
+}
+
+/// The path as walked, without a leading `./`.
+fn display_path(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    s.strip_prefix("./").unwrap_or(&s).to_string()
+}
+
+fn read_and_filter(path: &Path, excludes: &GlobSet, prefilter: &Prefilter, max: u64) -> Outcome {
+    let is_c = path.extension().is_some_and(|e| e == "c" || e == "h");
+    if !is_c {
+        return Outcome::NotC;
+    }
+    let shown = display_path(path);
+    if !excludes.is_empty() && (excludes.is_match(&shown) || excludes.is_match(path)) {
+        return Outcome::Excluded;
+    }
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Outcome::Unreadable;
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > max {
+        return Outcome::Huge;
+    }
+    let mut bytes = Vec::with_capacity(len as usize + 1);
+    if file.read_to_end(&mut bytes).is_err() {
+        return Outcome::Unreadable;
+    }
+    let head = &bytes[..bytes.len().min(8192)];
+    if memchr::memchr(0, head).is_some() {
+        return Outcome::Binary;
+    }
+    let n = bytes.len() as u64;
+    let rules = prefilter.rules_for(&bytes);
+    if rules.is_empty() {
+        return Outcome::Filtered(n);
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) => Outcome::Candidate(n, s, rules),
+        Err(_) => Outcome::NonUtf8,
+    }
+}
