@@ -9,6 +9,7 @@ use std::hash::{Hash, Hasher};
 
 const MULTIPLE: u64 = 0x5851_F42D_4C95_7F2D;
 const SEED: u64 = 0x243F_6A88_85A3_08D3;
+const MULTIPLE2: u64 = 0xA076_1D64_78BD_642F;
 const PAD: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Multiply to 128 bits and fold the halves: every input bit reaches every
@@ -41,7 +42,15 @@ impl FpHasher {
 impl Hasher for FpHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
+        // 16 bytes per multiply (wyhash's step): half the dependent chain.
+        let mut pairs = bytes.chunks_exact(16);
+        for c in &mut pairs {
+            let (a, b) = c.split_at(8);
+            let a = u64::from_le_bytes(a.try_into().unwrap_or([0; 8]));
+            let b = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+            self.state = folded_multiply(a ^ self.state, b ^ MULTIPLE2);
+        }
+        let mut chunks = pairs.remainder().chunks_exact(8);
         for c in &mut chunks {
             let mut w = [0u8; 8];
             w.copy_from_slice(c);
@@ -107,6 +116,19 @@ mod tests {
                         assert!(seen.insert(fingerprint(&(a, b, c, d))));
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn long_byte_strings_differ_in_any_byte() {
+        let base = [7u8; 40];
+        let mut seen = HashSet::from([fingerprint(&base[..])]);
+        for i in 0..40 {
+            for v in [0u8, 1, 8, 255] {
+                let mut b = base;
+                b[i] = v;
+                assert!(seen.insert(fingerprint(&b[..])), "byte {i} = {v}");
             }
         }
     }

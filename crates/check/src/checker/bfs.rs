@@ -19,8 +19,14 @@ use crate::model::{Model, Terminal};
 use crate::report::{BoundHit, Report, Stats, Step, Trace, Verdict};
 use crate::table::{FpTable, ParentLog, ROOT};
 
-/// States expanded per parallel block.
-const BLOCK: usize = 2048;
+/// States expanded per parallel task.
+const CHUNK: usize = 32;
+/// The largest block; a level's blocks start at [`FIRST_BLOCK`] and double,
+/// so small levels and tight memory bounds get small buffers.
+const MAX_BLOCK: usize = 4096;
+const FIRST_BLOCK: usize = 64;
+/// How many fingerprints ahead the merge prefetches table buckets.
+const PREFETCH: usize = 8;
 
 struct Child<S> {
     key: u64,
@@ -28,56 +34,89 @@ struct Child<S> {
     state: S,
 }
 
-struct Expansion<S> {
+/// What expanding one frontier state produced.
+struct Meta {
     terminal: Option<Terminal>,
     transitions: u32,
+    children: u32,
+}
+
+/// The expansion of a run of consecutive frontier states, in order.
+struct Batch<S> {
+    metas: Vec<Meta>,
     children: Vec<Child<S>>,
 }
 
-/// Successors of `state` not yet in `visited` (duplicates within a block are
-/// removed by the merge).
-fn expand<M: Model>(
+/// Expand consecutive frontier states; successors are fingerprinted here (in
+/// parallel), deduplicated by the merge.
+fn expand_chunk<M: Model>(
     model: &M,
-    state: &M::State,
-    visited: &FpTable,
+    chunk: &[(M::State, u32)],
     opts: &Options<'_>,
-    buf: &mut Vec<M::Action>,
-) -> Expansion<M::State> {
-    buf.clear();
-    model.actions(state, buf);
-    if buf.is_empty() {
-        return Expansion {
-            terminal: Some(model.terminal(state)),
-            transitions: 0,
-            children: Vec::new(),
+) -> Batch<M::State> {
+    let mut buf = Vec::new();
+    let mut batch = Batch {
+        metas: Vec::with_capacity(chunk.len()),
+        children: Vec::with_capacity(chunk.len() * 2),
+    };
+    for (state, _) in chunk {
+        buf.clear();
+        model.actions(state, &mut buf);
+        if buf.is_empty() {
+            batch.metas.push(Meta {
+                terminal: Some(model.terminal(state)),
+                transitions: 0,
+                children: 0,
+            });
+            continue;
+        }
+        let local = if opts.por {
+            buf.iter().position(|&a| model.is_local(state, a))
+        } else {
+            None
         };
-    }
-    let local = if opts.por {
-        buf.iter().position(|&a| model.is_local(state, a))
-    } else {
-        None
-    };
-    let range = match local {
-        Some(i) => i..i + 1,
-        None => 0..buf.len(),
-    };
-    let mut children = Vec::with_capacity(range.len());
-    for i in range.clone() {
-        let next = model.next_state(state, buf[i]);
-        let key = key_of(model, &next, opts.symmetry);
-        if !visited.contains(key) {
-            children.push(Child {
-                key,
+        let range = match local {
+            Some(i) => i..i + 1,
+            None => 0..buf.len(),
+        };
+        batch.metas.push(Meta {
+            terminal: None,
+            transitions: range.len() as u32,
+            children: range.len() as u32,
+        });
+        for i in range {
+            let next = model.next_state(state, buf[i]);
+            batch.children.push(Child {
+                key: key_of(model, &next, opts.symmetry),
                 choice: i as u32,
                 state: next,
             });
         }
     }
-    Expansion {
-        terminal: None,
-        transitions: range.len() as u32,
-        children,
+    batch
+}
+
+fn expand_block<M: Model>(
+    model: &M,
+    block: &[(M::State, u32)],
+    opts: &Options<'_>,
+    parallel: bool,
+) -> Vec<Batch<M::State>> {
+    if parallel {
+        block
+            .par_chunks(CHUNK)
+            .map(|c| expand_chunk(model, c, opts))
+            .collect()
+    } else {
+        vec![expand_chunk(model, block, opts)]
     }
+}
+
+/// Why a merge stopped the search.
+enum Stop {
+    /// The frontier state with this index is a deadlock.
+    Deadlock(u32),
+    Bound(BoundHit),
 }
 
 /// Accounted bytes of one queued state.
@@ -95,12 +134,27 @@ struct Search<'m, M: Model> {
     /// Heap bytes of the current and next frontier (beyond Vec capacity).
     queue_heap: u64,
     queue_slots: u64,
+    /// Bytes of the block results being merged.
+    pending: u64,
 }
 
 impl<M: Model> Search<'_, M> {
     fn memory(&self) -> u64 {
         let slot = std::mem::size_of::<(M::State, u32)>() as u64;
         (self.visited.bytes() + self.log.bytes()) as u64 + self.queue_heap + self.queue_slots * slot
+    }
+
+    fn progress(&self, opts: &Options<'_>, depth: u32, queue: usize) {
+        if let Some(progress) = opts.progress {
+            progress(&Progress {
+                states: self.visited.len() as u64,
+                transitions: self.transitions,
+                depth,
+                queue: queue as u64,
+                memory: self.memory(),
+                elapsed: self.limits.elapsed(),
+            });
+        }
     }
 
     /// Memory if one more state of `extra` bytes were stored now.
@@ -115,6 +169,7 @@ impl<M: Model> Search<'_, M> {
         (table + self.log.bytes_after_growth()) as u64
             + self.queue_heap
             + self.queue_slots * slot
+            + self.pending
             + extra
     }
 
@@ -137,9 +192,6 @@ impl<M: Model> Search<'_, M> {
         state: M::State,
         next: &mut Vec<(M::State, u32)>,
     ) -> Result<(), BoundHit> {
-        if self.visited.contains(key) {
-            return Ok(());
-        }
         let bytes = queued_bytes(self.model, &state);
         let need = self.memory_with_one_more(bytes)
             + if next.len() == next.capacity() {
@@ -148,23 +200,80 @@ impl<M: Model> Search<'_, M> {
             } else {
                 0
             };
-        if let Some(hit) = self.limits.check(self.visited.len() as u64 + 1, need) {
+        // Checked as if the state were new; a bound only counts when it is.
+        if let Some(hit) = self.limits.check(self.visited.len() as u64 + 1, need)
+            && !self.visited.contains(key)
+        {
             return Err(hit);
         }
-        if self.visited.len().is_multiple_of(256)
+        if !self.visited.insert(key) {
+            return Ok(());
+        }
+        if self.visited.len().is_multiple_of(1024)
             && let Some(hit) = self.limits.check_time()
         {
             return Err(hit);
         }
-        self.visited.insert(key);
         let index = self.log.push(parent, choice);
         let before = next.capacity();
         next.push((state, index));
         self.queue_slots += (next.capacity() - before) as u64;
         self.queue_heap += bytes - std::mem::size_of::<(M::State, u32)>() as u64;
-        self.peak = self.peak.max(self.memory());
+        self.peak = self.peak.max(self.memory() + self.pending);
         Ok(())
     }
+
+    /// Merge a block's expansion in frontier order.
+    fn merge(
+        &mut self,
+        block: &[(M::State, u32)],
+        batches: Vec<Batch<M::State>>,
+        next: &mut Vec<(M::State, u32)>,
+    ) -> Result<(), Stop> {
+        self.pending = batches
+            .iter()
+            .flat_map(|b| &b.children)
+            .map(|c| queued_bytes(self.model, &c.state))
+            .sum();
+        let mut parents = block.iter();
+        for batch in batches {
+            let keys: Vec<u64> = batch.children.iter().map(|c| c.key).collect();
+            for &key in keys.iter().take(PREFETCH) {
+                self.visited.prefetch(key);
+            }
+            let mut children = batch.children.into_iter().enumerate();
+            for meta in batch.metas {
+                let parent = parents.next().map_or(ROOT, |(_, index)| *index);
+                self.transitions += u64::from(meta.transitions);
+                if meta.terminal == Some(Terminal::Deadlock) {
+                    return Err(Stop::Deadlock(parent));
+                }
+                for (i, child) in children.by_ref().take(meta.children as usize) {
+                    if let Some(&ahead) = keys.get(i + PREFETCH) {
+                        self.visited.prefetch(ahead);
+                    }
+                    self.admit(child.key, parent, child.choice, child.state, next)
+                        .map_err(Stop::Bound)?;
+                }
+            }
+        }
+        self.pending = 0;
+        Ok(())
+    }
+}
+
+/// Cut a level into blocks of growing size.
+fn split_blocks<S>(frontier: &[S]) -> Vec<&[S]> {
+    let mut blocks = Vec::new();
+    let mut rest = frontier;
+    let mut size = FIRST_BLOCK;
+    while !rest.is_empty() {
+        let (block, tail) = rest.split_at(size.min(rest.len()));
+        blocks.push(block);
+        rest = tail;
+        size = (size * 2).min(MAX_BLOCK);
+    }
+    blocks
 }
 
 /// Rebuild the path to logged state `index` by replaying action positions.
@@ -215,6 +324,7 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
         peak: 0,
         queue_heap: 0,
         queue_slots: 0,
+        pending: 0,
     };
     let finish = |search: &Search<'_, M>, verdict, depth, trace| Report {
         verdict,
@@ -234,54 +344,40 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
     let mut depth: u32 = 0;
     while !frontier.is_empty() {
         let mut next: Vec<(M::State, u32)> = Vec::new();
-        for block in frontier.chunks(BLOCK) {
-            let results: Vec<Expansion<M::State>> = {
-                let visited = &search.visited;
-                let work = |block: &[(M::State, u32)]| -> Vec<Expansion<M::State>> {
-                    block
-                        .par_iter()
-                        .with_min_len(32)
-                        .map_init(Vec::new, |buf, (s, _)| expand(model, s, visited, opts, buf))
-                        .collect()
-                };
-                match &pool {
-                    Some(pool) => pool.install(|| work(block)),
-                    None => {
-                        let mut buf = Vec::new();
-                        block
-                            .iter()
-                            .map(|(s, _)| expand(model, s, visited, opts, &mut buf))
-                            .collect()
-                    }
-                }
+        let blocks = split_blocks(&frontier);
+        // Pipeline: merge block k on one thread while block k+1 is expanded
+        // by the others. Merging stays in frontier order, so the result does
+        // not depend on the thread count.
+        let mut pending: Option<(&[(M::State, u32)], Vec<Batch<M::State>>)> = None;
+        for k in 0..=blocks.len() {
+            let to_expand = blocks.get(k).copied();
+            let merging = pending.take();
+            let search_ref = &mut search;
+            let next_ref = &mut next;
+            let merge = move || match merging {
+                Some((block, batches)) => search_ref.merge(block, batches, next_ref),
+                None => Ok(()),
             };
-            for ((_, parent), exp) in block.iter().zip(results) {
-                search.transitions += u64::from(exp.transitions);
-                if exp.terminal == Some(Terminal::Deadlock) {
-                    let trace = replay(model, &search.log, *parent);
+            let expand = |parallel| to_expand.map(|b| (b, expand_block(model, b, opts, parallel)));
+            let (merged, expanded) = match &pool {
+                Some(pool) => pool.install(|| rayon::join(merge, || expand(true))),
+                None => (merge(), expand(false)),
+            };
+            match merged {
+                Ok(()) => {}
+                Err(Stop::Deadlock(index)) => {
+                    let trace = replay(model, &search.log, index);
                     return finish(&search, Verdict::Deadlock, depth, Some(trace));
                 }
-                for child in exp.children {
-                    if let Err(hit) =
-                        search.admit(child.key, *parent, child.choice, child.state, &mut next)
-                    {
-                        return finish(&search, Verdict::Inconclusive(hit), depth, None);
-                    }
+                Err(Stop::Bound(hit)) => {
+                    return finish(&search, Verdict::Inconclusive(hit), depth, None);
                 }
             }
             if let Some(hit) = search.limits.check_time() {
                 return finish(&search, Verdict::Inconclusive(hit), depth, None);
             }
-            if let Some(progress) = opts.progress {
-                progress(&Progress {
-                    states: search.visited.len() as u64,
-                    transitions: search.transitions,
-                    depth,
-                    queue: (frontier.len() + next.len()) as u64,
-                    memory: search.memory(),
-                    elapsed: search.limits.elapsed(),
-                });
-            }
+            search.progress(opts, depth, frontier.len() + next.len());
+            pending = expanded;
         }
         // The expanded level's states leave the queue.
         let freed_heap: u64 = frontier

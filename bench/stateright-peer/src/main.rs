@@ -1,0 +1,159 @@
+//! `stateright-peer MODEL...`: explore one model with stateright's BFS
+//! checker and with reclaimscope-check's BFS, same thread count, and print
+//! unique states/second for both, the ratio, and reclaimscope-check's bytes
+//! per visited state. Models:
+//!   philosophers N       N dining philosophers, asymmetric (safe): full space
+//!   philosophers-dl N    N symmetric philosophers: time to the deadlock
+
+mod philosophers;
+
+use reclaimscope_check::checker::{Options, bfs};
+use reclaimscope_check::{Model, Terminal};
+use stateright::{Checker, Model as _};
+use std::time::Instant;
+
+/// A reclaimscope-check model seen through stateright's `Model` trait.
+pub struct Peer<M>(pub M);
+
+/// A cheap deadlock test for stateright's `always` property (stateright has no
+/// built-in notion of a final state; calling `actions` again would charge it
+/// twice for successor generation).
+pub trait Deadlocked: Model {
+    fn deadlocked(&self, s: &Self::State) -> bool;
+}
+
+impl<M> stateright::Model for Peer<M>
+where
+    M: Deadlocked + Send + Sync + 'static,
+    M::State: std::fmt::Debug + PartialEq + 'static,
+    M::Action: PartialEq + 'static,
+{
+    type State = M::State;
+    type Action = M::Action;
+    fn init_states(&self) -> Vec<M::State> {
+        self.0.init_states()
+    }
+    fn actions(&self, s: &M::State, out: &mut Vec<M::Action>) {
+        self.0.actions(s, out);
+    }
+    fn next_state(&self, s: &M::State, a: M::Action) -> Option<M::State> {
+        Some(self.0.next_state(s, a))
+    }
+    fn properties(&self) -> Vec<stateright::Property<Self>> {
+        vec![stateright::Property::always("no deadlock", |m: &Self, s| {
+            !m.0.deadlocked(s)
+        })]
+    }
+}
+
+struct Run {
+    unique: u64,
+    seconds: f64,
+    deadlock: bool,
+}
+
+fn run_stateright<M>(model: M, threads: usize) -> Run
+where
+    M: Deadlocked + Send + Sync + 'static,
+    M::State: std::fmt::Debug + PartialEq + 'static,
+    M::Action: PartialEq + 'static,
+{
+    let start = Instant::now();
+    let checker = Peer(model).checker().threads(threads).spawn_bfs().join();
+    let seconds = start.elapsed().as_secs_f64();
+    Run {
+        unique: checker.unique_state_count() as u64,
+        seconds,
+        deadlock: checker.discovery("no deadlock").is_some(),
+    }
+}
+
+fn run_check<M: Model>(model: &M, threads: usize, reduce: bool) -> (Run, f64, usize) {
+    let opts = Options {
+        threads,
+        por: reduce,
+        symmetry: reduce,
+        ..Options::default()
+    };
+    let start = Instant::now();
+    let report = bfs::check(model, &opts);
+    let seconds = start.elapsed().as_secs_f64();
+    let len = report.trace.as_ref().map_or(0, |t| t.steps.len());
+    (
+        Run {
+            unique: report.stats.states,
+            seconds,
+            deadlock: report.verdict == reclaimscope_check::Verdict::Deadlock,
+        },
+        report.stats.bytes_per_state(),
+        len,
+    )
+}
+
+fn rate(r: &Run) -> f64 {
+    r.unique as f64 / r.seconds.max(1e-9)
+}
+
+/// Run both checkers on a model built by `make` (called once per checker).
+pub fn compare<M, F>(name: &str, make: F, threads: usize)
+where
+    M: Deadlocked + Send + Sync + 'static,
+    M::State: std::fmt::Debug + PartialEq + 'static,
+    M::Action: PartialEq + 'static,
+    F: Fn() -> M,
+{
+    if std::env::var("ONLY").as_deref() == Ok("check") {
+        let (ours, bytes, _) = run_check(&make(), threads, false);
+        println!("{name}: check {} states in {:.3}s = {:.0}/s, {bytes:.1} bytes/state", ours.unique, ours.seconds, rate(&ours));
+        return;
+    }
+    let sr = run_stateright(make(), threads);
+    let (ours, bytes, len) = run_check(&make(), threads, false);
+    let (reduced, _, rlen) = run_check(&make(), threads, true);
+    println!(
+        "{name}: stateright {} states in {:.3}s = {:.0}/s (deadlock: {}) | check {} states in {:.3}s = {:.0}/s (deadlock: {}, trace {len}) | ratio {:.2}x | {bytes:.1} bytes/state | with reductions: {} states in {:.3}s (trace {rlen})",
+        sr.unique,
+        sr.seconds,
+        rate(&sr),
+        sr.deadlock,
+        ours.unique,
+        ours.seconds,
+        rate(&ours),
+        ours.deadlock,
+        rate(&ours) / rate(&sr),
+        reduced.unique,
+        reduced.seconds,
+    );
+    let _ = Terminal::Completed;
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let threads = std::env::var("THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(2);
+    let n = |i: usize| -> usize { args.get(i).and_then(|s| s.parse().ok()).unwrap_or(6) };
+    match args.first().map(String::as_str) {
+        Some("philosophers") => {
+            let n = n(1);
+            compare(
+                &format!("philosophers-{n} (safe)"),
+                || philosophers::Philosophers { n, asymmetric: true },
+                threads,
+            );
+        }
+        Some("philosophers-dl") => {
+            let n = n(1);
+            compare(
+                &format!("philosophers-{n} (deadlock)"),
+                || philosophers::Philosophers { n, asymmetric: false },
+                threads,
+            );
+        }
+        _ => {
+            eprintln!("usage: stateright-peer philosophers N | philosophers-dl N");
+            std::process::exit(2);
+        }
+    }
+}

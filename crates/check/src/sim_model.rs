@@ -1,0 +1,237 @@
+//! The storage-stack simulator as a [`Model`]: a thin adapter over
+//! `reclaimscope_sim::Sim`. Every semantic question (what may run, what a
+//! step does, whether a final world is a deadlock, what a step means in
+//! kernel terms) is answered by the simulator; this file only translates.
+
+use reclaimscope_sim::{Choice, Sim, Status, World};
+
+use crate::model::{Model, Terminal};
+
+/// A compiled scenario + policy, explored by the checkers.
+pub struct SimModel<'a> {
+    sim: &'a Sim,
+}
+
+impl<'a> SimModel<'a> {
+    /// Wrap a compiled simulator.
+    pub fn new(sim: &'a Sim) -> SimModel<'a> {
+        SimModel { sim }
+    }
+
+    /// The simulator being explored.
+    pub fn sim(&self) -> &'a Sim {
+        self.sim
+    }
+}
+
+impl Model for SimModel<'_> {
+    type State = World;
+    type Action = Choice;
+
+    fn init_states(&self) -> Vec<World> {
+        vec![self.sim.initial()]
+    }
+
+    fn actions(&self, state: &World, out: &mut Vec<Choice>) {
+        self.sim.choices(state, out);
+    }
+
+    fn next_state(&self, state: &World, action: Choice) -> World {
+        self.sim.step(state, action)
+    }
+
+    /// The sim lists only world-changing choices, so a world without any is
+    /// final; `Stuck` (an allocation retrying with nothing it may reclaim) and
+    /// `Deadlock` (everyone blocked) are both deadlocks for the checker.
+    fn terminal(&self, state: &World) -> Terminal {
+        match self.sim.status(state) {
+            Status::Completed => Terminal::Completed,
+            Status::Deadlock | Status::Stuck | Status::Running => Terminal::Deadlock,
+        }
+    }
+
+    fn is_local(&self, state: &World, action: Choice) -> bool {
+        self.sim.is_local(state, action)
+    }
+
+    fn describe(&self, state: &World, action: Choice) -> String {
+        self.sim.describe(state, action)
+    }
+}
+
+/// What `reclaimscope check` reports for one scenario under one policy.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Outcome {
+    /// Scenario name.
+    pub scenario: String,
+    /// Policy name (`baseline`, `merged`, `baseline+io-flusher`...).
+    pub policy: String,
+    /// `deadlock`, `livelock`, `safe` or `inconclusive`.
+    pub verdict: &'static str,
+    /// Distinct states stored.
+    pub states: u64,
+    /// Transitions taken.
+    pub transitions: u64,
+    /// BFS levels fully expanded: no deadlock is reachable in fewer steps.
+    /// For a deadlock, the length of the (shortest) trace.
+    pub depth: u32,
+    /// The bound that was hit (`--max-states`, `--max-memory`, `--time-limit`).
+    pub bound: Option<&'static str>,
+    /// For an inconclusive verdict: which search the bound stopped.
+    pub stopped_in: Option<&'static str>,
+    /// Visited-set + parent-log bytes per state.
+    pub bytes_per_state: f64,
+    /// The numbered story, one line per step.
+    pub trace: Vec<TraceLine>,
+    /// Livelock: the 1-based step where the spinning cycle starts.
+    pub loop_start: Option<usize>,
+    /// Deadlock: the wait-for cycle at the final world, one edge per line.
+    pub wait_for_cycle: Vec<String>,
+    /// Deadlock: the simulator's status word for the final world.
+    pub status: Option<String>,
+}
+
+/// One step of the story.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TraceLine {
+    /// 1-based step number.
+    pub step: usize,
+    /// What happened, in kernel terms.
+    pub description: String,
+}
+
+/// Which searches `check_sim` runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// After a `safe` deadlock search, also look for livelocks.
+    pub livelock: bool,
+}
+
+/// Shortest-deadlock BFS, then (when it finds none) the livelock search,
+/// under the same bounds; the time limit is shared between the two.
+pub fn check_sim(
+    sim: &Sim,
+    scenario: &str,
+    policy: &str,
+    opts: &crate::checker::Options<'_>,
+    plan: Plan,
+) -> Outcome {
+    use crate::checker::{bfs, dfs};
+    use crate::report::Verdict;
+    let model = SimModel::new(sim);
+    let report = bfs::check(&model, opts);
+    let mut outcome = outcome_of(&model, scenario, policy, &report, "deadlock search");
+    if report.verdict == Verdict::Safe && plan.livelock {
+        let mut rest = *opts;
+        if let Some(limit) = rest.bounds.time_limit {
+            rest.bounds.time_limit = Some(limit.saturating_sub(report.elapsed));
+        }
+        let live = dfs::check(&model, &rest);
+        if live.verdict != Verdict::Safe {
+            outcome = outcome_of(&model, scenario, policy, &live, "livelock search");
+            // Keep the deadlock search's counts: it saw the whole space.
+            outcome.states = report.stats.states;
+            outcome.transitions = report.stats.transitions;
+            outcome.depth = report.stats.depth;
+        }
+    }
+    outcome
+}
+
+fn outcome_of(
+    model: &SimModel<'_>,
+    scenario: &str,
+    policy: &str,
+    report: &crate::report::Report<SimModel<'_>>,
+    search: &'static str,
+) -> Outcome {
+    use crate::report::Verdict;
+    let (bound, stopped_in) = match report.verdict {
+        Verdict::Inconclusive(hit) => (Some(hit.option()), Some(search)),
+        _ => (None, None),
+    };
+    let mut outcome = Outcome {
+        scenario: scenario.to_string(),
+        policy: policy.to_string(),
+        verdict: report.verdict.word(),
+        states: report.stats.states,
+        transitions: report.stats.transitions,
+        depth: report.stats.depth,
+        bound,
+        stopped_in,
+        bytes_per_state: (report.stats.bytes_per_state() * 10.0).round() / 10.0,
+        trace: Vec::new(),
+        loop_start: None,
+        wait_for_cycle: Vec::new(),
+        status: None,
+    };
+    if let Some(trace) = &report.trace {
+        outcome.trace = trace
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| TraceLine {
+                step: i + 1,
+                description: s.description.clone(),
+            })
+            .collect();
+        outcome.loop_start = trace.loop_start.map(|i| i + 1);
+        if report.verdict == Verdict::Deadlock {
+            outcome.status = Some(format!("{:?}", model.sim.status(&trace.last)).to_lowercase());
+            outcome.wait_for_cycle = model
+                .sim
+                .wait_for_cycle(&trace.last)
+                .unwrap_or_default()
+                .iter()
+                .map(|edge| edge.to_string())
+                .collect();
+        }
+    }
+    outcome
+}
+
+impl Outcome {
+    /// The one-line summary used by `--policy all` and as the first line of
+    /// the full text report.
+    pub fn headline(&self) -> String {
+        let what = match self.verdict {
+            "deadlock" => format!("shortest trace {} steps", self.trace.len()),
+            "livelock" => format!(
+                "spins forever from step {} of {}",
+                self.loop_start.unwrap_or(0),
+                self.trace.len()
+            ),
+            "inconclusive" => format!(
+                "{} hit in the {}; no deadlock within {} steps",
+                self.bound.unwrap_or("a bound"),
+                self.stopped_in.unwrap_or("search"),
+                self.depth
+            ),
+            _ => "no reachable deadlock or livelock".to_string(),
+        };
+        format!(
+            "{} [{}]: {} ({what}; {} states, {} transitions)",
+            self.scenario, self.policy, self.verdict, self.states, self.transitions
+        )
+    }
+
+    /// The full text report: headline, numbered story, wait-for cycle.
+    pub fn render_text(&self) -> String {
+        let mut out = self.headline();
+        out.push('\n');
+        let width = self.trace.len().to_string().len();
+        for line in &self.trace {
+            if self.loop_start == Some(line.step) {
+                out.push_str(&format!("  {:>width$}  -- the steps from here repeat forever --\n", ""));
+            }
+            out.push_str(&format!("  {:>width$}. {}\n", line.step, line.description));
+        }
+        if !self.wait_for_cycle.is_empty() {
+            out.push_str("wait-for cycle:\n");
+            for edge in &self.wait_for_cycle {
+                out.push_str(&format!("  {edge}\n"));
+            }
+        }
+        out
+    }
+}
