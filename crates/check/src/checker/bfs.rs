@@ -112,6 +112,9 @@ fn expand_block<M: Model>(
     }
 }
 
+/// A block and its expansion, waiting to be merged.
+type Expanded<'f, S> = (&'f [(S, u32)], Vec<Batch<S>>);
+
 /// Why a merge stopped the search.
 enum Stop {
     /// The frontier state with this index is a deadlock.
@@ -348,7 +351,7 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
         // Pipeline: merge block k on one thread while block k+1 is expanded
         // by the others. Merging stays in frontier order, so the result does
         // not depend on the thread count.
-        let mut pending: Option<(&[(M::State, u32)], Vec<Batch<M::State>>)> = None;
+        let mut pending: Option<Expanded<'_, M::State>> = None;
         for k in 0..=blocks.len() {
             let to_expand = blocks.get(k).copied();
             let merging = pending.take();
