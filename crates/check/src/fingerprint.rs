@@ -21,14 +21,26 @@ fn folded_multiply(a: u64, b: u64) -> u64 {
 }
 
 /// A fast, deterministic (unseeded, platform-independent) hasher for fingerprints.
+///
+/// Small integer writes (a derived `Hash` of a struct of `u8` fields makes one
+/// call per field) are packed into a 64-bit buffer and mixed once per full
+/// word. The packing is injective for a fixed write sequence, and a type's
+/// `Hash` impl fixes the sequence (lengths are written before contents), so
+/// packing loses nothing.
 #[derive(Clone, Debug)]
 pub struct FpHasher {
     state: u64,
+    buf: u64,
+    used: u32,
 }
 
 impl Default for FpHasher {
     fn default() -> Self {
-        FpHasher { state: SEED }
+        FpHasher {
+            state: SEED,
+            buf: 0,
+            used: 0,
+        }
     }
 }
 
@@ -37,11 +49,36 @@ impl FpHasher {
     fn mix(&mut self, word: u64) {
         self.state = folded_multiply(self.state ^ word, MULTIPLE);
     }
+
+    /// Append `bits` bits of `value` to the buffer, mixing it when full.
+    #[inline]
+    fn push(&mut self, value: u64, bits: u32) {
+        if self.used + bits > 64 {
+            self.flush();
+        }
+        self.buf |= value << self.used;
+        self.used += bits;
+    }
+
+    #[inline]
+    fn flush(&mut self) {
+        if self.used > 0 {
+            // The multiplier depends on how many bits were packed, so
+            // (0u8,) and (0u8, 0u8) differ.
+            self.state = folded_multiply(
+                self.state ^ self.buf,
+                MULTIPLE.wrapping_add(u64::from(self.used)),
+            );
+            self.buf = 0;
+            self.used = 0;
+        }
+    }
 }
 
 impl Hasher for FpHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
+        self.flush();
         // 16 bytes per multiply (wyhash's step): half the dependent chain.
         let mut pairs = bytes.chunks_exact(16);
         for c in &mut pairs {
@@ -64,27 +101,35 @@ impl Hasher for FpHasher {
     }
     #[inline]
     fn write_u8(&mut self, i: u8) {
-        self.mix(u64::from(i));
+        self.push(u64::from(i), 8);
     }
     #[inline]
     fn write_u16(&mut self, i: u16) {
-        self.mix(u64::from(i));
+        self.push(u64::from(i), 16);
     }
     #[inline]
     fn write_u32(&mut self, i: u32) {
-        self.mix(u64::from(i));
+        self.push(u64::from(i), 32);
     }
     #[inline]
     fn write_u64(&mut self, i: u64) {
+        self.flush();
         self.mix(i);
     }
     #[inline]
     fn write_usize(&mut self, i: usize) {
-        self.mix(i as u64);
+        self.write_u64(i as u64);
     }
     #[inline]
     fn finish(&self) -> u64 {
-        folded_multiply(self.state, PAD).rotate_left(23)
+        let mut state = self.state;
+        if self.used > 0 {
+            state = folded_multiply(
+                state ^ self.buf,
+                MULTIPLE.wrapping_add(u64::from(self.used)),
+            );
+        }
+        folded_multiply(state, PAD).rotate_left(23)
     }
 }
 
@@ -137,6 +182,28 @@ mod tests {
     fn byte_strings_of_different_length_differ() {
         assert_ne!(fingerprint(&[1u8, 2][..]), fingerprint(&[1u8, 2, 0][..]));
         assert_ne!(fingerprint(&Vec::<u8>::new()), fingerprint(&vec![0u8]));
+    }
+
+    #[test]
+    fn packed_small_writes_keep_every_field() {
+        // Eight u8 fields fill one word; a ninth starts the next. Changing any
+        // one field must change the fingerprint.
+        let base = [3u8, 1, 4, 1, 5, 9, 2, 6, 5, 3];
+        let fp = |f: [u8; 10]| {
+            let mut h = FpHasher::default();
+            for b in f {
+                h.write_u8(b);
+            }
+            h.finish()
+        };
+        let mut seen = HashSet::from([fp(base)]);
+        for i in 0..10 {
+            let mut f = base;
+            f[i] ^= 0x80;
+            assert!(seen.insert(fp(f)), "field {i}");
+        }
+        // Trailing zeros still count: (0,) and (0, 0) differ.
+        assert_ne!(fingerprint(&(0u8,)), fingerprint(&(0u8, 0u8)));
     }
 
     #[test]
