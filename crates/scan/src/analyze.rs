@@ -6,7 +6,8 @@ use crate::gfpeval::{Def, DefOp, Evaluator};
 use crate::rule::Rule;
 use crate::rules;
 use crate::syntax::{
-    call_args, call_name, collapse_ws, collect, declarator_name, function_name, line_col, squash, text, value_parent,
+    call_args, call_name, collapse_ws, collect, declarator_name, function_name, line_col, squash,
+    text, value_parent,
 };
 use reclaimscope_model::gfp::GfpValue;
 use std::collections::{HashMap, HashSet};
@@ -25,7 +26,8 @@ pub struct KernelFacts {
 pub fn c_parser() -> Parser {
     let mut p = Parser::new();
     // The grammar is compiled in; a version mismatch is a build error, not input.
-    p.set_language(&tree_sitter_c::LANGUAGE.into()).expect("tree-sitter-c matches the tree-sitter ABI");
+    p.set_language(&tree_sitter_c::LANGUAGE.into())
+        .expect("tree-sitter-c matches the tree-sitter ABI");
     p
 }
 
@@ -111,17 +113,32 @@ pub struct FileCtx<'a> {
 }
 
 /// Analyse one file; findings are unsorted and unsuppressed.
-pub fn analyze_source(parser: &mut Parser, path: &str, src: &str, rules: &[Rule], facts: KernelFacts) -> Vec<Finding> {
+pub fn analyze_source(
+    parser: &mut Parser,
+    path: &str,
+    src: &str,
+    rules: &[Rule],
+    facts: KernelFacts,
+) -> Vec<Finding> {
     let Some(tree) = parser.parse(src, None) else {
         return Vec::new();
     };
     analyze_tree(&tree, path, src, rules, facts)
 }
 
-fn analyze_tree(tree: &Tree, path: &str, src: &str, rules: &[Rule], facts: KernelFacts) -> Vec<Finding> {
+fn analyze_tree(
+    tree: &Tree,
+    path: &str,
+    src: &str,
+    rules: &[Rule],
+    facts: KernelFacts,
+) -> Vec<Finding> {
     let root = tree.root_node();
     let interesting = collect(root, |n| {
-        matches!(n.kind(), "function_definition" | "preproc_def" | "initializer_pair" | "assignment_expression")
+        matches!(
+            n.kind(),
+            "function_definition" | "preproc_def" | "initializer_pair" | "assignment_expression"
+        )
     });
     let mut defines = HashMap::new();
     let mut scan_objects_fns = HashSet::new();
@@ -130,7 +147,10 @@ fn analyze_tree(tree: &Tree, path: &str, src: &str, rules: &[Rule], facts: Kerne
         match n.kind() {
             "function_definition" => functions.push(n),
             "preproc_def" => {
-                if let (Some(name), Some(value)) = (n.child_by_field_name("name"), n.child_by_field_name("value")) {
+                if let (Some(name), Some(value)) = (
+                    n.child_by_field_name("name"),
+                    n.child_by_field_name("value"),
+                ) {
                     defines.insert(text(name, src).to_string(), clean_define(text(value, src)));
                 }
             }
@@ -141,7 +161,13 @@ fn analyze_tree(tree: &Tree, path: &str, src: &str, rules: &[Rule], facts: Kerne
             }
         }
     }
-    let file = FileCtx { path, src, defines, scan_objects_fns, facts };
+    let file = FileCtx {
+        path,
+        src,
+        defines,
+        scan_objects_fns,
+        facts,
+    };
     let mut out = Vec::new();
     for f in functions {
         let Some(body) = f.child_by_field_name("body") else {
@@ -156,8 +182,14 @@ fn analyze_tree(tree: &Tree, path: &str, src: &str, rules: &[Rule], facts: Kerne
 /// `.scan_objects = fn` or `x->scan_objects = fn` names a shrinker callback.
 fn shrinker_callback(n: Node<'_>, src: &str) -> Option<String> {
     let (target, value) = match n.kind() {
-        "initializer_pair" => (n.child_by_field_name("designator")?, n.child_by_field_name("value")?),
-        _ => (n.child_by_field_name("left")?, n.child_by_field_name("right")?),
+        "initializer_pair" => (
+            n.child_by_field_name("designator")?,
+            n.child_by_field_name("value")?,
+        ),
+        _ => (
+            n.child_by_field_name("left")?,
+            n.child_by_field_name("right")?,
+        ),
     };
     let target = text(target, src);
     let is_scan = target.ends_with("scan_objects")
@@ -189,7 +221,10 @@ fn index_function<'a, 't>(file: &'a FileCtx<'a>, node: Node<'t>, body: Node<'t>)
     if let Some(params) = node.child_by_field_name("declarator").and_then(find_params) {
         for p in collect(params, |n| n.kind() == "parameter_declaration") {
             if is_gfp_type(p, src) {
-                if let Some(name) = p.child_by_field_name("declarator").and_then(|d| declarator_name(d, src)) {
+                if let Some(name) = p
+                    .child_by_field_name("declarator")
+                    .and_then(|d| declarator_name(d, src))
+                {
                     gfp_typed.insert(name.to_string());
                 }
             }
@@ -222,7 +257,12 @@ fn index_function<'a, 't>(file: &'a FileCtx<'a>, node: Node<'t>, body: Node<'t>)
                     }
                     if d.kind() == "init_declarator" {
                         if let Some(v) = d.child_by_field_name("value") {
-                            defs.entry(name).or_default().push(Def { var_start: d.start_byte(), node: d, op: DefOp::Set, rhs: v });
+                            defs.entry(name).or_default().push(Def {
+                                var_start: d.start_byte(),
+                                node: d,
+                                op: DefOp::Set,
+                                rhs: v,
+                            });
                         }
                     }
                 }
@@ -265,7 +305,12 @@ fn index_function<'a, 't>(file: &'a FileCtx<'a>, node: Node<'t>, body: Node<'t>)
             }
         }
     }
-    let eval = Evaluator { src, defines: &file.defines, defs, body };
+    let eval = Evaluator {
+        src,
+        defines: &file.defines,
+        defs,
+        body,
+    };
     let mut func = Func {
         name: function_name(node, src),
         body,
@@ -298,7 +343,12 @@ fn index_function<'a, 't>(file: &'a FileCtx<'a>, node: Node<'t>, body: Node<'t>)
         }
         if let Some(arg) = call_args(call).into_iter().find(|a| func.is_gfp_arg(*a)) {
             let mask = func.eval.eval(arg);
-            func.allocs.push(AllocCall { call, name: name.to_string(), gfp_arg: arg, mask });
+            func.allocs.push(AllocCall {
+                call,
+                name: name.to_string(),
+                gfp_arg: arg,
+                mask,
+            });
         }
     }
     func
@@ -316,7 +366,8 @@ fn find_params(d: Node<'_>) -> Option<Node<'_>> {
 }
 
 fn is_gfp_type(decl: Node<'_>, src: &str) -> bool {
-    decl.child_by_field_name("type").is_some_and(|t| text(t, src) == "gfp_t")
+    decl.child_by_field_name("type")
+        .is_some_and(|t| text(t, src) == "gfp_t")
 }
 
 fn scope_call<'t>(call: Node<'t>, kind: ScopeKind, is_save: bool, src: &str) -> ScopeCall<'t> {
@@ -330,7 +381,12 @@ fn scope_call<'t>(call: Node<'t>, kind: ScopeKind, is_save: bool, src: &str) -> 
         call_args(call).into_iter().next()
     };
     let local = var_node.is_some_and(|v| v.kind() == "identifier");
-    ScopeCall { kind, call, var: var_node.map(|v| squash(text(v, src))), local }
+    ScopeCall {
+        kind,
+        call,
+        var: var_node.map(|v| squash(text(v, src))),
+        local,
+    }
 }
 
 /// Calls that compute, test or record a mask rather than allocate with it.
@@ -342,7 +398,16 @@ fn is_mask_helper(name: &str) -> bool {
         || lower.starts_with("trace")
         || lower.starts_with("pr_")
         || lower.contains("printk")
-        || matches!(name, "dev_err" | "dev_warn" | "dev_info" | "dev_dbg" | "might_alloc" | "fs_reclaim_acquire" | "fs_reclaim_release")
+        || matches!(
+            name,
+            "dev_err"
+                | "dev_warn"
+                | "dev_info"
+                | "dev_dbg"
+                | "might_alloc"
+                | "fs_reclaim_acquire"
+                | "fs_reclaim_release"
+        )
         || lower.starts_with("memalloc_")
         || lower == "sizeof"
 }
@@ -357,15 +422,26 @@ impl<'a, 't> Func<'a, 't> {
         }
         match arg.kind() {
             "identifier" => {
-                self.gfp_typed.contains(t) || self.eval.defines.get(t).is_some_and(|d| d.contains("GFP_"))
+                self.gfp_typed.contains(t)
+                    || self.eval.defines.get(t).is_some_and(|d| d.contains("GFP_"))
             }
-            "field_expression" => arg.child_by_field_name("field").is_some_and(|f| text(f, self.src).contains("gfp")),
+            "field_expression" => arg
+                .child_by_field_name("field")
+                .is_some_and(|f| text(f, self.src).contains("gfp")),
             _ => false,
         }
     }
 
     /// Location, function and call text for a finding.
-    pub fn finding(&self, file: &FileCtx<'_>, rule: Rule, at: Node<'_>, call: Node<'_>, mask: String, reason: String) -> Finding {
+    pub fn finding(
+        &self,
+        file: &FileCtx<'_>,
+        rule: Rule,
+        at: Node<'_>,
+        call: Node<'_>,
+        mask: String,
+        reason: String,
+    ) -> Finding {
         let (line, column) = line_col(self.src, at.start_byte());
         let mut call_text = collapse_ws(text(call, self.src));
         if call_text.len() > 160 {
@@ -399,7 +475,9 @@ impl<'a, 't> Func<'a, 't> {
             .filter(|s| s.call.end_byte() <= pos)
             .filter(|s| {
                 !self.restores.iter().any(|r| {
-                    r.var == s.var && r.call.start_byte() > s.call.end_byte() && r.call.end_byte() <= pos
+                    r.var == s.var
+                        && r.call.start_byte() > s.call.end_byte()
+                        && r.call.end_byte() <= pos
                 })
             })
             .collect()
@@ -411,13 +489,18 @@ impl<'a, 't> Func<'a, 't> {
 fn mask_shaped(n: Node<'_>) -> bool {
     match n.kind() {
         "identifier" | "number_literal" => true,
-        "parenthesized_expression" | "cast_expression" | "conditional_expression" | "binary_expression" => {
+        "parenthesized_expression"
+        | "cast_expression"
+        | "conditional_expression"
+        | "binary_expression" => {
             let op_ok = n
                 .child_by_field_name("operator")
                 .is_none_or(|o| matches!(o.kind(), "|" | "&" | "^"));
             op_ok
         }
-        "unary_expression" => n.child_by_field_name("operator").is_some_and(|o| o.kind() == "~"),
+        "unary_expression" => n
+            .child_by_field_name("operator")
+            .is_some_and(|o| o.kind() == "~"),
         _ => false,
     }
 }

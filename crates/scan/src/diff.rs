@@ -57,7 +57,9 @@ impl AddedLines {
     /// component-wise suffix of the other (`a/` / `b/` already stripped).
     pub fn contains(&self, f: &Finding) -> bool {
         let file = f.file.strip_prefix("./").unwrap_or(&f.file);
-        self.files.iter().any(|(p, lines)| lines.contains(&f.line) && path_matches(file, p))
+        self.files
+            .iter()
+            .any(|(p, lines)| lines.contains(&f.line) && path_matches(file, p))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -66,7 +68,9 @@ impl AddedLines {
 }
 
 fn strip_prefix(p: &str) -> &str {
-    p.strip_prefix("b/").or_else(|| p.strip_prefix("a/")).unwrap_or(p)
+    p.strip_prefix("b/")
+        .or_else(|| p.strip_prefix("a/"))
+        .unwrap_or(p)
 }
 
 fn path_matches(a: &str, b: &str) -> bool {

@@ -26,10 +26,21 @@ impl Finding {
 
     /// `file:line:col: warning: message [rule]`, as gcc and smatch print.
     pub fn to_text(&self) -> String {
-        let mask = if self.mask.is_empty() { String::new() } else { format!(" (mask {})", self.mask) };
+        let mask = if self.mask.is_empty() {
+            String::new()
+        } else {
+            format!(" (mask {})", self.mask)
+        };
         format!(
             "{}:{}:{}: warning: {}(): `{}`{}: {} [{}]",
-            self.file, self.line, self.column, self.function, self.call, mask, self.reason, self.rule
+            self.file,
+            self.line,
+            self.column,
+            self.function,
+            self.call,
+            mask,
+            self.reason,
+            self.rule
         )
     }
 }

@@ -43,7 +43,10 @@ pub struct Evaluator<'a, 't> {
 
 /// Least upper bound: a value that is either `a` or `b`.
 pub fn join(a: GfpValue, b: GfpValue) -> GfpValue {
-    GfpValue { must: a.must & b.must, may: a.may | b.may }
+    GfpValue {
+        must: a.must & b.must,
+        may: a.may | b.may,
+    }
 }
 
 impl<'a, 't> Evaluator<'a, 't> {
@@ -91,8 +94,14 @@ impl<'a, 't> Evaluator<'a, 't> {
                 None => push_hole(out, holes, GfpValue::UNKNOWN),
             },
             "binary_expression" => {
-                let op = node.child_by_field_name("operator").map(|o| text(o, self.src));
-                match (node.child_by_field_name("left"), op, node.child_by_field_name("right")) {
+                let op = node
+                    .child_by_field_name("operator")
+                    .map(|o| text(o, self.src));
+                match (
+                    node.child_by_field_name("left"),
+                    op,
+                    node.child_by_field_name("right"),
+                ) {
                     (Some(l), Some(op @ ("|" | "&" | "^")), Some(r)) => {
                         out.push('(');
                         self.emit(l, depth, out, holes);
@@ -104,7 +113,9 @@ impl<'a, 't> Evaluator<'a, 't> {
                 }
             }
             "unary_expression" => {
-                let op = node.child_by_field_name("operator").map(|o| text(o, self.src));
+                let op = node
+                    .child_by_field_name("operator")
+                    .map(|o| text(o, self.src));
                 match (op, node.child_by_field_name("argument")) {
                     (Some("~"), Some(a)) => {
                         out.push_str("~(");
@@ -115,8 +126,12 @@ impl<'a, 't> Evaluator<'a, 't> {
                 }
             }
             "conditional_expression" => {
-                let a = node.child_by_field_name("consequence").map(|n| self.eval_depth(n, depth + 1));
-                let b = node.child_by_field_name("alternative").map(|n| self.eval_depth(n, depth + 1));
+                let a = node
+                    .child_by_field_name("consequence")
+                    .map(|n| self.eval_depth(n, depth + 1));
+                let b = node
+                    .child_by_field_name("alternative")
+                    .map(|n| self.eval_depth(n, depth + 1));
                 let v = match (a, b) {
                     (Some(a), Some(b)) => join(a, b),
                     _ => GfpValue::UNKNOWN,
@@ -136,14 +151,21 @@ impl<'a, 't> Evaluator<'a, 't> {
             return self.define_value(name, depth);
         };
         let mut cur = self.define_value(name, depth);
-        for d in defs.iter().filter(|d| d.var_start < pos && !contains(d.node, pos)) {
+        for d in defs
+            .iter()
+            .filter(|d| d.var_start < pos && !contains(d.node, pos))
+        {
             let rhs = self.eval_depth(d.rhs, depth + 1);
             let next = match d.op {
                 DefOp::Set => rhs,
                 DefOp::Or => cur | rhs,
                 DefOp::And => cur & rhs,
             };
-            cur = if dominates(d.node, pos, self.body) { next } else { join(cur, next) };
+            cur = if dominates(d.node, pos, self.body) {
+                next
+            } else {
+                join(cur, next)
+            };
         }
         cur
     }
@@ -165,7 +187,9 @@ fn push_hole(out: &mut String, holes: &mut Vec<GfpValue>, v: GfpValue) {
 fn evaluate_text(expr: &str, holes: &[GfpValue]) -> GfpValue {
     match parse_expr(expr) {
         Ok(e) => e.eval(&mut |name: &str| {
-            name.strip_prefix("__rs_hole").and_then(|i| i.parse::<usize>().ok()).and_then(|i| holes.get(i).copied())
+            name.strip_prefix("__rs_hole")
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| holes.get(i).copied())
         }),
         Err(_) => GfpValue::UNKNOWN,
     }
@@ -177,7 +201,11 @@ pub fn eval_define(body: &str, defines: &HashMap<String, String>, depth: u32) ->
         return GfpValue::UNKNOWN;
     }
     match parse_expr(body) {
-        Ok(e) => e.eval(&mut |name: &str| defines.get(name).map(|b| eval_define(b, defines, depth + 1))),
+        Ok(e) => e.eval(&mut |name: &str| {
+            defines
+                .get(name)
+                .map(|b| eval_define(b, defines, depth + 1))
+        }),
         Err(_) => GfpValue::UNKNOWN,
     }
 }
@@ -204,7 +232,8 @@ pub fn dominates(def: Node<'_>, pos: usize, body: Node<'_>) -> bool {
                 | "conditional_expression"
         );
         let field_is_n = |f: &str| p.child_by_field_name(f).is_some_and(|c| c.id() == n.id());
-        let always_runs = field_is_n("condition") || field_is_n("initializer") || p.kind() == "do_statement";
+        let always_runs =
+            field_is_n("condition") || field_is_n("initializer") || p.kind() == "do_statement";
         if branchy && !always_runs && !contains(n, pos) {
             return false;
         }

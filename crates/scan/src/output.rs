@@ -101,8 +101,16 @@ pub fn summary(report: &ScanReport) -> String {
     for f in &report.findings {
         *per_rule.entry(f.rule.id()).or_default() += 1;
         let dir = f.file.split('/').next().unwrap_or("").to_string();
-        let dir = if f.file.contains('/') { dir } else { ".".into() };
-        *per_dir.entry(dir).or_default().entry(f.rule.id()).or_default() += 1;
+        let dir = if f.file.contains('/') {
+            dir
+        } else {
+            ".".into()
+        };
+        *per_dir
+            .entry(dir)
+            .or_default()
+            .entry(f.rule.id())
+            .or_default() += 1;
     }
     let mut s = String::from("findings per rule:\n");
     for (r, n) in &per_rule {
@@ -128,7 +136,10 @@ pub fn summary(report: &ScanReport) -> String {
     ));
     s.push_str(&format!(
         "kernel version assumed: {}\n",
-        report.kernel_version.as_deref().unwrap_or("unknown (treated as older than 5.17)")
+        report
+            .kernel_version
+            .as_deref()
+            .unwrap_or("unknown (treated as older than 5.17)")
     ));
     s
 }

@@ -23,7 +23,11 @@ impl Prefilter {
             }
         }
         let matcher = AhoCorasick::new(&tokens).expect("static token list builds");
-        Prefilter { matcher, tokens, rules: rules.to_vec() }
+        Prefilter {
+            matcher,
+            tokens,
+            rules: rules.to_vec(),
+        }
     }
 
     /// The subset of the configured rules whose tokens all occur in `bytes`.
@@ -45,9 +49,14 @@ impl Prefilter {
             .iter()
             .copied()
             .filter(|r| {
-                r.required_tokens()
-                    .iter()
-                    .all(|g| g.iter().any(|t| self.tokens.iter().position(|x| x == t).is_some_and(|i| seen[i])))
+                r.required_tokens().iter().all(|g| {
+                    g.iter().any(|t| {
+                        self.tokens
+                            .iter()
+                            .position(|x| x == t)
+                            .is_some_and(|i| seen[i])
+                    })
+                })
             })
             .collect()
     }
@@ -70,6 +79,9 @@ mod tests {
     fn groups_are_anded() {
         let p = Prefilter::new(&[Rule::VmallocNofsUnscoped]);
         assert!(p.rules_for(b"__vmalloc(n, GFP_KERNEL)").is_empty());
-        assert_eq!(p.rules_for(b"__vmalloc(n, GFP_NOFS)"), vec![Rule::VmallocNofsUnscoped]);
+        assert_eq!(
+            p.rules_for(b"__vmalloc(n, GFP_NOFS)"),
+            vec![Rule::VmallocNofsUnscoped]
+        );
     }
 }

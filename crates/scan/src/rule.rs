@@ -97,7 +97,10 @@ impl Rule {
 
     /// The rules run when none is named.
     pub fn defaults() -> Vec<Rule> {
-        Rule::ALL.into_iter().filter(|r| !r.is_inventory()).collect()
+        Rule::ALL
+            .into_iter()
+            .filter(|r| !r.is_inventory())
+            .collect()
     }
 
     /// Token groups: a file can only trigger this rule if, for every group,

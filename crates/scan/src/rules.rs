@@ -3,7 +3,9 @@
 use crate::analyze::{AllocCall, FileCtx, Func, ScopeCall, ScopeKind};
 use crate::finding::Finding;
 use crate::rule::Rule;
-use crate::syntax::{call_args, call_name, collect, contains, has_word, is_loop, squash, text, value_parent};
+use crate::syntax::{
+    call_args, call_name, collect, contains, has_word, is_loop, squash, text, value_parent,
+};
 use reclaimscope_model::gfp::{Gfp, GfpValue};
 use tree_sitter::Node;
 
@@ -27,7 +29,13 @@ fn mask_text(v: GfpValue) -> String {
     v.to_string()
 }
 
-fn noretry_rules(file: &FileCtx<'_>, func: &Func<'_, '_>, a: &AllocCall<'_>, on: &dyn Fn(Rule) -> bool, out: &mut Vec<Finding>) {
+fn noretry_rules(
+    file: &FileCtx<'_>,
+    func: &Func<'_, '_>,
+    a: &AllocCall<'_>,
+    on: &dyn Fn(Rule) -> bool,
+    out: &mut Vec<Finding>,
+) {
     let mask = mask_text(a.mask);
     if a.mask.surely_not(Gfp::DIRECT_RECLAIM) {
         if on(Rule::NoretryUseless) {
@@ -98,6 +106,10 @@ enum Exit<'t> {
 }
 
 fn failure_handling(func: &Func<'_, '_>, a: &AllocCall<'_>) -> Verdict {
+    failure_handling_depth(func, a, 0)
+}
+
+fn failure_handling_depth(func: &Func<'_, '_>, a: &AllocCall<'_>, depth: u32) -> Verdict {
     let src = func.src;
     let Some(var) = result_var(a.call, src) else {
         return Verdict::Fine;
@@ -106,15 +118,24 @@ fn failure_handling(func: &Func<'_, '_>, a: &AllocCall<'_>) -> Verdict {
         return Verdict::Fine;
     };
     let path: Vec<Node<'_>> = match check {
-        Check::Loop => return loop_retry(func, a),
-        Check::If { node, negative: true } => match node.child_by_field_name("consequence") {
+        Check::Loop => return loop_retry(func, a, &var),
+        Check::If {
+            node,
+            negative: true,
+        } => match node.child_by_field_name("consequence") {
             Some(c) => vec![c],
             None => return Verdict::Fine,
         },
-        Check::If { node, negative: false } => {
+        Check::If {
+            node,
+            negative: false,
+        } => {
             if let Some(alt) = node.child_by_field_name("alternative") {
                 vec![alt]
-            } else if node.child_by_field_name("consequence").is_some_and(|c| ends_with_jump(c)) {
+            } else if node
+                .child_by_field_name("consequence")
+                .is_some_and(|c| ends_with_jump(c))
+            {
                 following_siblings(node)
             } else {
                 return Verdict::Fine;
@@ -124,26 +145,26 @@ fn failure_handling(func: &Func<'_, '_>, a: &AllocCall<'_>) -> Verdict {
     // A second allocation on the NULL path is a fallback.
     for n in &path {
         for c in collect(*n, |x| x.kind() == "call_expression") {
-            if let Some(v) = fallback_verdict(func, c) {
+            if let Some(v) = fallback_verdict(func, c, depth) {
                 return v;
             }
         }
     }
     match path_exit(&path, src) {
         Exit::Return(r) => {
-            if returns_error(r, src) {
+            if returns_error(r, src, &var) {
                 Verdict::ErrorOnly(func.line_of(r))
             } else {
                 Verdict::Fine
             }
         }
         Exit::Goto(g, label) => match func.labels.get(&label) {
-            Some(l) if l.start_byte() < a.call.start_byte() => loop_retry(func, a),
+            Some(l) if l.start_byte() < a.call.start_byte() => loop_retry(func, a, &var),
             Some(l) => {
                 let tail = following_from_label(*l);
                 for n in &tail {
                     for c in collect(*n, |x| x.kind() == "call_expression") {
-                        if let Some(v) = fallback_verdict(func, c) {
+                        if let Some(v) = fallback_verdict(func, c, depth) {
                             return v;
                         }
                     }
@@ -152,40 +173,81 @@ fn failure_handling(func: &Func<'_, '_>, a: &AllocCall<'_>) -> Verdict {
             }
             None => Verdict::ErrorOnly(func.line_of(g)),
         },
-        Exit::Continue | Exit::FallsThrough if enclosing_loop(a.call, func.body).is_some() => loop_retry(func, a),
+        Exit::Continue | Exit::FallsThrough if enclosing_loop(a.call, func.body).is_some() => {
+            loop_retry(func, a, &var)
+        }
         _ => Verdict::Fine,
     }
 }
 
 /// A call on the NULL path that allocates: a fallback. `Some(Fine)` when
 /// it drops `__GFP_NORETRY`, `Some(FallbackKeepsFlag)` when it keeps it.
-fn fallback_verdict(func: &Func<'_, '_>, c: Node<'_>) -> Option<Verdict> {
+fn fallback_verdict(func: &Func<'_, '_>, c: Node<'_>, depth: u32) -> Option<Verdict> {
     if let Some(a2) = func.allocs.iter().find(|x| x.call.id() == c.id()) {
-        return Some(if a2.mask.surely(Gfp::NORETRY) {
+        // The retry keeps the flag; it matters only if its own failure is
+        // an error (kernel/power/swap.c retries, then goes synchronous).
+        let keeps = a2.mask.surely(Gfp::NORETRY)
+            && (depth >= 3
+                || matches!(
+                    failure_handling_depth(func, a2, depth + 1),
+                    Verdict::ErrorOnly(_)
+                ));
+        return Some(if keeps {
             Verdict::FallbackKeepsFlag(func.line_of(c), "fallback allocation")
         } else {
             Verdict::Fine
         });
     }
     let name = call_name(c, func.src)?.to_ascii_lowercase();
-    let frees = ["free", "put", "release", "destroy", "unmap", "unlock", "printk", "warn", "err", "dbg"];
+    let frees = [
+        "free", "put", "release", "destroy", "unmap", "unlock", "printk", "warn", "err", "dbg",
+    ];
     if frees.iter().any(|f| name.contains(f)) {
         return None;
     }
-    let allocs = ["alloc", "mempool", "reserve", "get_free_page", "fallback", "kmemdup", "kstrdup", "vzalloc", "retry"];
-    allocs.iter().any(|f| name.contains(f)).then_some(Verdict::Fine)
+    let allocs = [
+        "alloc",
+        "mempool",
+        "reserve",
+        "get_free_page",
+        "fallback",
+        "kmemdup",
+        "kstrdup",
+        "vzalloc",
+        "retry",
+    ];
+    allocs
+        .iter()
+        .any(|f| name.contains(f))
+        .then_some(Verdict::Fine)
 }
 
 /// The call sits in a loop that tries again on NULL: a retry keeps the
 /// flag unless the mask variable changes inside the loop. A retry that
 /// repeats the very same request (no size argument changes) is a loop over
 /// items, not a fallback, and is judged fine.
-fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>) -> Verdict {
+fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>, var: &str) -> Verdict {
     let Some(l) = enclosing_loop(a.call, func.body) else {
         return Verdict::Fine;
     };
     let src = func.src;
-    let mask_vars: Vec<&str> = collect(a.gfp_arg, |n| n.kind() == "identifier").into_iter().map(|n| text(n, src)).collect();
+    // A last resort into the same result (or returned), in the loop or
+    // after it, that drops the flag (arm's order-0 alloc_pages, ima's
+    // GFP_KERNEL page, mtd_kmalloc_up_to's final kmalloc).
+    let last_resort = func.allocs.iter().any(|o| {
+        o.call.id() != a.call.id()
+            && o.call.start_byte() >= l.start_byte()
+            && !o.mask.surely(Gfp::NORETRY)
+            && (result_var(o.call, src).as_deref() == Some(var)
+                || value_parent(o.call).is_some_and(|p| p.kind() == "return_statement"))
+    });
+    if last_resort {
+        return Verdict::Fine;
+    }
+    let mask_vars: Vec<&str> = collect(a.gfp_arg, |n| n.kind() == "identifier")
+        .into_iter()
+        .map(|n| text(n, src))
+        .collect();
     let size_vars: Vec<&str> = call_args(a.call)
         .into_iter()
         .filter(|x| x.id() != a.gfp_arg.id())
@@ -197,7 +259,10 @@ fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>) -> Verdict {
         return Verdict::Fine;
     }
     if writes.iter().any(|w| size_vars.contains(&w.as_str())) {
-        Verdict::FallbackKeepsFlag(func.line_of(a.call), "smaller-size retry in the enclosing loop")
+        Verdict::FallbackKeepsFlag(
+            func.line_of(a.call),
+            "smaller-size retry in the enclosing loop",
+        )
     } else {
         Verdict::Fine
     }
@@ -205,12 +270,23 @@ fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>) -> Verdict {
 
 /// Identifiers assigned or incremented anywhere in `n`.
 fn writes_in(n: Node<'_>, src: &str) -> Vec<String> {
-    collect(n, |x| matches!(x.kind(), "assignment_expression" | "update_expression"))
-        .into_iter()
-        .filter_map(|x| x.child_by_field_name("left").or_else(|| x.child_by_field_name("argument")))
-        .filter(|t| t.kind() == "identifier")
-        .map(|t| text(t, src).to_string())
-        .collect()
+    collect(n, |x| {
+        matches!(x.kind(), "assignment_expression" | "update_expression")
+    })
+    .into_iter()
+    .filter_map(|x| {
+        x.child_by_field_name("left")
+            .or_else(|| x.child_by_field_name("argument"))
+    })
+    // tree-sitter-c parses `!order--` as `(!order)--`: look through the unary.
+    .filter_map(|t| {
+        collect(t, |i| i.kind() == "identifier")
+            .into_iter()
+            .next()
+            .filter(|i| t.kind() != "field_expression" || i.id() == t.id())
+    })
+    .map(|t| text(t, src).to_string())
+    .collect()
 }
 
 fn enclosing_loop<'t>(n: Node<'t>, body: Node<'t>) -> Option<Node<'t>> {
@@ -256,12 +332,25 @@ fn find_check<'t>(func: &Func<'_, 't>, call: Node<'t>, var: &str) -> Option<Chec
         if p.id() == func.body.id() {
             break;
         }
-        if p.kind() == "if_statement" && p.child_by_field_name("condition").is_some_and(|c| c.id() == n.id()) {
+        if p.kind() == "if_statement"
+            && p.child_by_field_name("condition")
+                .is_some_and(|c| c.id() == n.id())
+        {
             let cond = squash(text(n, src));
-            let negative = is_null_test(&cond, var) || is_null_test(&cond, &squash(text(call, src)));
+            let call_text = squash(text(call, src));
+            // A call tested directly (`if (f(...) < 0)`, `if (!f(...))`, `if (f(...))`)
+            // is tested for failure unless the test is spelled `!= NULL`.
+            let negative = if var == call_text {
+                !cond.contains(&format!("{call_text}!=NULL"))
+            } else {
+                is_null_test(&cond, var)
+            };
             return Some(Check::If { node: p, negative });
         }
-        if matches!(p.kind(), "do_statement" | "while_statement" | "for_statement") {
+        if matches!(
+            p.kind(),
+            "do_statement" | "while_statement" | "for_statement"
+        ) {
             if let Some(c) = p.child_by_field_name("condition") {
                 let cond = squash(text(c, src));
                 if c.start_byte() >= after && has_word(&cond, var) && is_null_test(&cond, var) {
@@ -269,7 +358,10 @@ fn find_check<'t>(func: &Func<'_, 't>, call: Node<'t>, var: &str) -> Option<Chec
                 }
             }
         }
-        if matches!(p.kind(), "expression_statement" | "declaration" | "compound_statement") {
+        if matches!(
+            p.kind(),
+            "expression_statement" | "declaration" | "compound_statement"
+        ) {
             n = p;
             continue;
         }
@@ -277,7 +369,9 @@ fn find_check<'t>(func: &Func<'_, 't>, call: Node<'t>, var: &str) -> Option<Chec
     }
     let ifs = collect(func.body, |x| x.kind() == "if_statement");
     for i in ifs {
-        let Some(c) = i.child_by_field_name("condition") else { continue };
+        let Some(c) = i.child_by_field_name("condition") else {
+            continue;
+        };
         if c.start_byte() < after {
             continue;
         }
@@ -286,7 +380,13 @@ fn find_check<'t>(func: &Func<'_, 't>, call: Node<'t>, var: &str) -> Option<Chec
             continue;
         }
         if best.as_ref().is_none_or(|(pos, _)| c.start_byte() < *pos) {
-            best = Some((c.start_byte(), Check::If { node: i, negative: is_null_test(&cond, var) }));
+            best = Some((
+                c.start_byte(),
+                Check::If {
+                    node: i,
+                    negative: is_null_test(&cond, var),
+                },
+            ));
         }
         break;
     }
@@ -305,20 +405,33 @@ fn is_null_test(cond: &str, var: &str) -> bool {
         }
         from = end;
     }
-    [format!("{var}==NULL"), format!("NULL=={var}"), format!("IS_ERR_OR_NULL({var})"), format!("{var}==0")]
-        .iter()
-        .any(|p| cond.contains(p.as_str()))
+    [
+        format!("{var}==NULL"),
+        format!("NULL=={var}"),
+        format!("IS_ERR_OR_NULL({var})"),
+        format!("{var}==0"),
+        format!("{var}<0"),
+    ]
+    .iter()
+    .any(|p| cond.contains(p.as_str()))
         || cond.contains(&format!("!({var})"))
 }
 
 fn ends_with_jump(stmt: Node<'_>) -> bool {
     let last = if stmt.kind() == "compound_statement" {
         let mut c = stmt.walk();
-        stmt.named_children(&mut c).filter(|n| n.kind() != "comment").last()
+        stmt.named_children(&mut c)
+            .filter(|n| n.kind() != "comment")
+            .last()
     } else {
         Some(stmt)
     };
-    last.is_some_and(|l| matches!(l.kind(), "return_statement" | "goto_statement" | "break_statement" | "continue_statement"))
+    last.is_some_and(|l| {
+        matches!(
+            l.kind(),
+            "return_statement" | "goto_statement" | "break_statement" | "continue_statement"
+        )
+    })
 }
 
 fn following_siblings(n: Node<'_>) -> Vec<Node<'_>> {
@@ -367,8 +480,11 @@ fn stmt_exit<'t>(n: Node<'t>, src: &str) -> Option<Exit<'t>> {
 }
 
 /// The returned value propagates a failure: `-ENOMEM`, `NULL`, `ERR_PTR()`,
-/// `false`, or a variable holding an error.
-fn returns_error(r: Node<'_>, src: &str) -> bool {
+/// the NULL result itself, or a variable that by kernel naming holds an
+/// error code. `return false` from a bool "did it work" helper is not
+/// counted: such callers usually have their own plan B (kvfree_rcu's bulk
+/// path falls back to a per-object rcu_head).
+fn returns_error(r: Node<'_>, src: &str, var: &str) -> bool {
     let mut c = r.walk();
     let Some(v) = r.named_children(&mut c).find(|n| n.kind() != "comment") else {
         return false; // `return;` in a void function: a graceful skip
@@ -377,18 +493,45 @@ fn returns_error(r: Node<'_>, src: &str) -> bool {
     if t == "0" || t == "true" {
         return false;
     }
-    t.starts_with('-') || t == "NULL" || t.starts_with("ERR_PTR") || t == "false" || v.kind() == "identifier"
+    let error_holder = |name: &str| {
+        name == var
+            || [
+                "ret", "err", "error", "rc", "retval", "status", "rv", "result",
+            ]
+            .contains(&name)
+            || name.starts_with("err")
+            || name.ends_with("_err")
+            || name.ends_with("_ret")
+    };
+    t.starts_with('-')
+        || t == "NULL"
+        || t.starts_with("ERR_PTR")
+        || (v.kind() == "identifier" && error_holder(&t))
 }
 
-fn nofs_rules(file: &FileCtx<'_>, func: &Func<'_, '_>, a: &AllocCall<'_>, on: &dyn Fn(Rule) -> bool, out: &mut Vec<Finding>) {
+fn nofs_rules(
+    file: &FileCtx<'_>,
+    func: &Func<'_, '_>,
+    a: &AllocCall<'_>,
+    on: &dyn Fn(Rule) -> bool,
+    out: &mut Vec<Finding>,
+) {
     if !a.mask.surely(Gfp::DIRECT_RECLAIM) || !a.mask.surely_not(Gfp::FS) {
         return;
     }
     let noio = a.mask.surely_not(Gfp::IO);
-    let needed = if noio { ScopeKind::Noio } else { ScopeKind::Nofs };
+    let needed = if noio {
+        ScopeKind::Noio
+    } else {
+        ScopeKind::Nofs
+    };
     let open = func.open_scopes_at(a.call.start_byte());
-    let covering: Option<&&ScopeCall<'_>> = open.iter().find(|s| s.kind == ScopeKind::Noio || s.kind == needed);
-    let in_any = open.iter().any(|s| matches!(s.kind, ScopeKind::Nofs | ScopeKind::Noio));
+    let covering: Option<&&ScopeCall<'_>> = open
+        .iter()
+        .find(|s| s.kind == ScopeKind::Noio || s.kind == needed);
+    let in_any = open
+        .iter()
+        .any(|s| matches!(s.kind, ScopeKind::Nofs | ScopeKind::Noio));
     let mask = mask_text(a.mask);
     let flag = if noio { "GFP_NOIO" } else { "GFP_NOFS" };
     if let Some(s) = covering {
@@ -419,7 +562,8 @@ fn nofs_rules(file: &FileCtx<'_>, func: &Func<'_, '_>, a: &AllocCall<'_>, on: &d
     if covering.is_none() && on(Rule::VmallocNofsUnscoped) {
         let n = a.name.as_str();
         let vmalloc = n.starts_with("__vmalloc") || n == "vmalloc_node_range";
-        let kv = n.starts_with("kvmalloc") || n.starts_with("kvzalloc") || n.starts_with("kvcalloc");
+        let kv =
+            n.starts_with("kvmalloc") || n.starts_with("kvzalloc") || n.starts_with("kvcalloc");
         let reason = if vmalloc && !file.facts.vmalloc_honours_gfp {
             Some(format!(
                 "vmalloc allocates page tables with GFP_KERNEL on this kernel (before v5.17), so {flag} is not honoured; wrap the call in memalloc_{}_save()/restore()",
@@ -434,7 +578,14 @@ fn nofs_rules(file: &FileCtx<'_>, func: &Func<'_, '_>, a: &AllocCall<'_>, on: &d
             None
         };
         if let Some(reason) = reason {
-            out.push(func.finding(file, Rule::VmallocNofsUnscoped, a.call, a.call, mask, reason));
+            out.push(func.finding(
+                file,
+                Rule::VmallocNofsUnscoped,
+                a.call,
+                a.call,
+                mask,
+                reason,
+            ));
         }
     }
 }
@@ -442,8 +593,16 @@ fn nofs_rules(file: &FileCtx<'_>, func: &Func<'_, '_>, a: &AllocCall<'_>, on: &d
 fn scope_unbalanced(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Finding>) {
     for r in &func.restores {
         let Some(var) = &r.var else { continue };
-        if let Some(s) = func.saves.iter().find(|s| s.var.as_ref() == Some(var) && s.kind != r.kind) {
-            if !func.saves.iter().any(|x| x.var.as_ref() == Some(var) && x.kind == r.kind) {
+        if let Some(s) = func
+            .saves
+            .iter()
+            .find(|s| s.var.as_ref() == Some(var) && s.kind != r.kind)
+        {
+            if !func
+                .saves
+                .iter()
+                .any(|x| x.var.as_ref() == Some(var) && x.kind == r.kind)
+            {
                 out.push(func.finding(
                     file,
                     Rule::ScopeUnbalanced,
@@ -462,11 +621,17 @@ fn scope_unbalanced(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Findi
     }
     for s in func.saves.iter().filter(|s| s.local) {
         let Some(var) = &s.var else { continue };
-        let restores: Vec<_> = func.restores.iter().filter(|r| r.var.as_ref() == Some(var)).collect();
+        let restores: Vec<_> = func
+            .restores
+            .iter()
+            .filter(|r| r.var.as_ref() == Some(var))
+            .collect();
         if restores.is_empty() {
             // The saved flags may be handed on (stored, passed): a scope spanning functions.
-            let uses = collect(func.body, |n| n.kind() == "identifier" && n.utf8_text(func.src.as_bytes()).is_ok_and(|t| t == var))
-                .len();
+            let uses = collect(func.body, |n| {
+                n.kind() == "identifier" && n.utf8_text(func.src.as_bytes()).is_ok_and(|t| t == var)
+            })
+            .len();
             if uses <= 1 {
                 out.push(func.finding(
                     file,
@@ -474,31 +639,55 @@ fn scope_unbalanced(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Findi
                     s.call,
                     s.call,
                     String::new(),
-                    format!("memalloc_{}_save() is never restored in this function", s.kind.name()),
+                    format!(
+                        "memalloc_{}_save() is never restored in this function",
+                        s.kind.name()
+                    ),
                 ));
             }
             continue;
         }
         let start = s.call.end_byte();
-        let mut exits: Vec<(usize, Node<'_>)> =
-            func.returns.iter().filter(|r| r.start_byte() > start).map(|r| (r.start_byte(), *r)).collect();
+        let mut exits: Vec<(usize, Node<'_>)> = func
+            .returns
+            .iter()
+            .filter(|r| r.start_byte() > start)
+            .map(|r| (r.start_byte(), *r))
+            .collect();
         if !body_ends_with_return(func.body) {
             exits.push((func.body.end_byte().saturating_sub(1), func.body));
         }
         for (pos, exit) in exits {
+            if !reachable_from(s.call, pos, func.body) {
+                continue;
+            }
             let covered = restores.iter().any(|r| {
                 let rp = r.call.start_byte();
                 rp > start
                     && rp < pos
-                    && crate::gfpeval::dominates(r.call, pos, func.body)
+                    && restore_covers(r.call, s.call, pos, func.body, func.src)
                     && !func.gotos.iter().any(|(g, label)| {
-                        g.start_byte() > start
-                            && g.start_byte() < rp
-                            && func.labels.get(label).is_some_and(|l| l.start_byte() > rp && l.start_byte() <= pos)
+                        let gp = g.start_byte();
+                        gp > start
+                            && gp < rp
+                            && func
+                                .labels
+                                .get(label)
+                                .is_some_and(|l| l.start_byte() > rp && l.start_byte() <= pos)
+                            && !restores.iter().any(|r2| {
+                                let p2 = r2.call.start_byte();
+                                p2 > start
+                                    && p2 < gp
+                                    && restore_covers(r2.call, s.call, gp, func.body, func.src)
+                            })
                     })
-            });
+            }) || restored_on_back_edge(s.call, &restores, func.body);
             if !covered {
-                let what = if exit.kind() == "return_statement" { "return" } else { "end of function" };
+                let what = if exit.kind() == "return_statement" {
+                    "return"
+                } else {
+                    "end of function"
+                };
                 out.push(func.finding(
                     file,
                     Rule::ScopeUnbalanced,
@@ -518,9 +707,104 @@ fn scope_unbalanced(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Findi
     }
 }
 
+fn is_branch_arm(n: Node<'_>, p: Node<'_>) -> bool {
+    let branchy = matches!(
+        p.kind(),
+        "if_statement"
+            | "else_clause"
+            | "for_statement"
+            | "while_statement"
+            | "switch_statement"
+            | "case_statement"
+    );
+    let field_is_n = |f: &str| p.child_by_field_name(f).is_some_and(|c| c.id() == n.id());
+    branchy && !field_is_n("condition") && !field_is_n("initializer")
+}
+
+/// Does the restore run on the way from the save to the exit at `exit`?
+/// Every branch arm holding the restore must also hold the save (the
+/// restore closes the scope on every path the save opened it on) or the
+/// exit (an early return that restores first), or be guarded by the same
+/// condition as the save (`if (c) save(); ... if (c) restore();`).
+fn restore_covers(r: Node<'_>, s: Node<'_>, exit: usize, body: Node<'_>, src: &str) -> bool {
+    let mut n = r;
+    while let Some(p) = n.parent() {
+        if p.id() == body.id() {
+            return true;
+        }
+        if is_branch_arm(n, p) && !contains(n, s.start_byte()) && !contains(n, exit) {
+            let guard = if p.kind() == "if_statement" {
+                Some(p)
+            } else {
+                p.parent().filter(|g| g.kind() == "if_statement")
+            };
+            let cond = guard
+                .and_then(|g| g.child_by_field_name("condition"))
+                .map(|c| squash(text(c, src)));
+            if cond.is_none_or(|c| !guarded_by(s, &c, src)) {
+                return false;
+            }
+        }
+        n = p;
+    }
+    true
+}
+
+fn guarded_by(s: Node<'_>, cond: &str, src: &str) -> bool {
+    let mut n = s;
+    while let Some(p) = n.parent() {
+        if p.kind() == "if_statement"
+            && p.child_by_field_name("condition")
+                .is_some_and(|c| squash(text(c, src)) == cond)
+        {
+            return true;
+        }
+        n = p;
+    }
+    false
+}
+
+/// An exit in the other arm of an `if` than the save cannot follow it.
+fn reachable_from(s: Node<'_>, exit: usize, body: Node<'_>) -> bool {
+    let mut n = s;
+    while let Some(p) = n.parent() {
+        if p.id() == body.id() || crate::syntax::is_loop(p.kind()) {
+            return true;
+        }
+        if contains(p, exit) {
+            return !(matches!(p.kind(), "if_statement" | "else_clause")
+                && is_branch_arm(n, p)
+                && !contains(n, exit));
+        }
+        n = p;
+    }
+    true
+}
+
+/// A save inside a loop whose body restores the same flags earlier: the
+/// scope is closed on the next iteration (nfs4_state_manager's pattern).
+fn restored_on_back_edge(s: Node<'_>, restores: &[&ScopeCall<'_>], body: Node<'_>) -> bool {
+    let mut n = s;
+    while let Some(p) = n.parent() {
+        if p.id() == body.id() {
+            return false;
+        }
+        if crate::syntax::is_loop(p.kind()) {
+            return restores
+                .iter()
+                .any(|r| contains(p, r.call.start_byte()) && r.call.start_byte() < s.start_byte());
+        }
+        n = p;
+    }
+    false
+}
+
 fn body_ends_with_return(body: Node<'_>) -> bool {
     let mut c = body.walk();
-    body.named_children(&mut c).filter(|n| n.kind() != "comment").last().is_some_and(|n| n.kind() == "return_statement")
+    body.named_children(&mut c)
+        .filter(|n| n.kind() != "comment")
+        .last()
+        .is_some_and(|n| n.kind() == "return_statement")
 }
 
 /// dm-bufio 2014 (seed 000): the shrinker took its lock and wrote back
@@ -532,15 +816,23 @@ fn shrinker_io_gate(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Findi
     let Some(io) = idents.iter().find(|n| text(**n, src) == "__GFP_IO") else {
         return;
     };
-    if idents.iter().any(|n| matches!(text(*n, src), "__GFP_FS" | "GFP_NOFS" | "GFP_KERNEL")) {
+    if idents
+        .iter()
+        .any(|n| matches!(text(*n, src), "__GFP_FS" | "GFP_NOFS" | "GFP_KERNEL"))
+    {
         return;
     }
-    let blocking = ["write", "wait", "sync", "flush", "submit", "lock", "evict", "scan"];
+    let blocking = [
+        "write", "wait", "sync", "flush", "submit", "lock", "evict", "scan",
+    ];
     let Some(call) = func
         .all_calls
         .iter()
         .filter(|c| !contains(**c, io.start_byte()))
-        .find(|c| call_name(**c, src).is_some_and(|n| blocking.iter().any(|b| n.contains(b)) && !n.contains("trylock")))
+        .find(|c| {
+            call_name(**c, src)
+                .is_some_and(|n| blocking.iter().any(|b| n.contains(b)) && !n.contains("trylock"))
+        })
     else {
         return;
     };

@@ -84,7 +84,10 @@ impl std::error::Error for ScanError {}
 /// the conservative answer for code that may be backported.
 pub fn kernel_facts(v: Option<KernelVersion>) -> KernelFacts {
     let modern = v.is_some_and(vmalloc_honours_gfp);
-    KernelFacts { vmalloc_honours_gfp: modern, kvmalloc_any_gfp: modern }
+    KernelFacts {
+        vmalloc_honours_gfp: modern,
+        kvmalloc_any_gfp: modern,
+    }
 }
 
 /// Analyse one in-memory file: findings sorted, suppressions applied.
@@ -99,10 +102,16 @@ pub fn scan_source(path: &str, src: &str, rules: &[Rule], facts: KernelFacts) ->
 
 /// `VERSION = 6` / `PATCHLEVEL = 1` from a kernel Makefile at or above `p`.
 pub fn detect_kernel_version(p: &Path) -> Option<KernelVersion> {
-    let start = if p.is_dir() { p.to_path_buf() } else { p.parent()?.to_path_buf() };
+    let start = if p.is_dir() {
+        p.to_path_buf()
+    } else {
+        p.parent()?.to_path_buf()
+    };
     let start = start.canonicalize().ok()?;
     for dir in start.ancestors() {
-        let Ok(text) = std::fs::read_to_string(dir.join("Makefile")) else { continue };
+        let Ok(text) = std::fs::read_to_string(dir.join("Makefile")) else {
+            continue;
+        };
         let field = |k: &str| {
             text.lines().take(10).find_map(|l| {
                 let (a, b) = l.split_once('=')?;
@@ -131,14 +140,23 @@ enum Outcome {
 
 /// Scan every `.c`/`.h` file under `paths`. `progress` is called with the
 /// number of files seen so far (from worker threads).
-pub fn scan_paths(paths: &[PathBuf], opts: &ScanOptions, progress: &(dyn Fn(usize) + Sync)) -> Result<ScanReport, ScanError> {
+pub fn scan_paths(
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<ScanReport, ScanError> {
     for p in paths {
         if std::fs::metadata(p).is_err() {
-            return Err(ScanError::BadPath(format!("{}: error: no such file or directory", p.display())));
+            return Err(ScanError::BadPath(format!(
+                "{}: error: no such file or directory",
+                p.display()
+            )));
         }
     }
     let excludes = build_globs(&opts.excludes)?;
-    let version = opts.kernel_version.or_else(|| paths.iter().find_map(|p| detect_kernel_version(p)));
+    let version = opts
+        .kernel_version
+        .or_else(|| paths.iter().find_map(|p| detect_kernel_version(p)));
     let facts = kernel_facts(version);
     let prefilter = Prefilter::new(&opts.rules);
     let seen = AtomicUsize::new(0);
@@ -178,10 +196,11 @@ pub fn scan_paths(paths: &[PathBuf], opts: &ScanOptions, progress: &(dyn Fn(usiz
                 st.files_seen += 1;
                 st.bytes_read += b;
                 drop(st);
-                candidates
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((display_path(path), src, rules));
+                candidates.lock().unwrap_or_else(|e| e.into_inner()).push((
+                    display_path(path),
+                    src,
+                    rules,
+                ));
             }
         }
     };
@@ -233,16 +252,22 @@ pub fn scan_paths(paths: &[PathBuf], opts: &ScanOptions, progress: &(dyn Fn(usiz
     }
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings.dedup();
-    Ok(ScanReport { kernel_version: version.map(|v| format!("{}.{}", v.major, v.minor)), findings, stats })
+    Ok(ScanReport {
+        kernel_version: version.map(|v| format!("{}.{}", v.major, v.minor)),
+        findings,
+        stats,
+    })
 }
 
 fn build_globs(pats: &[String]) -> Result<GlobSet, ScanError> {
     let mut b = GlobSetBuilder::new();
     for p in pats {
-        let g = Glob::new(p).map_err(|e| ScanError::BadGlob(format!("--exclude {p}: error: {e}")))?;
+        let g =
+            Glob::new(p).map_err(|e| ScanError::BadGlob(format!("--exclude {p}: error: {e}")))?;
         b.add(g);
     }
-    b.build().map_err(|e| ScanError::BadGlob(format!("--exclude: error: {e}")))
+    b.build()
+        .map_err(|e| ScanError::BadGlob(format!("--exclude: error: {e}")))
 }
 
 /// The path as walked, without a leading `./`.

@@ -11,11 +11,16 @@ pub fn is_suppressed(src: &str, line: usize, rule: Rule) -> bool {
         return false;
     }
     let first = line.saturating_sub(2);
-    src.lines().skip(first).take(line - first).any(|l| names_rule(l, rule))
+    src.lines()
+        .skip(first)
+        .take(line - first)
+        .any(|l| names_rule(l, rule))
 }
 
 fn names_rule(line: &str, rule: Rule) -> bool {
-    let Some(i) = line.find(MARK) else { return false };
+    let Some(i) = line.find(MARK) else {
+        return false;
+    };
     let rest = &line[i + MARK.len()..];
     let rest = rest.split("*/").next().unwrap_or(rest);
     rest.split(|c: char| c == ',' || c.is_whitespace())

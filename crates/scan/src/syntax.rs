@@ -76,7 +76,9 @@ pub fn call_args(call: Node<'_>) -> Vec<Node<'_>> {
         return Vec::new();
     };
     let mut cursor = args.walk();
-    args.named_children(&mut cursor).filter(|n| n.kind() != "comment").collect()
+    args.named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment")
+        .collect()
 }
 
 /// Identifier a declarator declares (`*p`, `p[4]`, `p = x` → `p`).
@@ -170,7 +172,10 @@ mod tests {
 
     #[test]
     fn ws() {
-        assert_eq!(collapse_ws("GFP_KERNEL |\n\t\t__GFP_NORETRY"), "GFP_KERNEL | __GFP_NORETRY");
+        assert_eq!(
+            collapse_ws("GFP_KERNEL |\n\t\t__GFP_NORETRY"),
+            "GFP_KERNEL | __GFP_NORETRY"
+        );
         assert_eq!(line_col("a\nbc", 3), (2, 2));
     }
 }
