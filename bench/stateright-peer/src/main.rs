@@ -6,14 +6,19 @@
 //!   philosophers-dl N    N symmetric philosophers: time to the deadlock
 
 mod philosophers;
+mod scenario;
 
 use reclaimscope_check::checker::{Options, bfs};
 use reclaimscope_check::{Model, Terminal};
 use stateright::{Checker, Model as _};
 use std::time::Instant;
 
-/// A reclaimscope-check model seen through stateright's `Model` trait.
-pub struct Peer<M>(pub M);
+/// A reclaimscope-check model seen through stateright's `Model` trait; with
+/// `property`, stateright checks "no deadlock" on every state.
+pub struct Peer<M> {
+    model: M,
+    property: bool,
+}
 
 /// A cheap deadlock test for stateright's `always` property (stateright has no
 /// built-in notion of a final state; calling `actions` again would charge it
@@ -31,17 +36,20 @@ where
     type State = M::State;
     type Action = M::Action;
     fn init_states(&self) -> Vec<M::State> {
-        self.0.init_states()
+        self.model.init_states()
     }
     fn actions(&self, s: &M::State, out: &mut Vec<M::Action>) {
-        self.0.actions(s, out);
+        self.model.actions(s, out);
     }
     fn next_state(&self, s: &M::State, a: M::Action) -> Option<M::State> {
-        Some(self.0.next_state(s, a))
+        Some(self.model.next_state(s, a))
     }
     fn properties(&self) -> Vec<stateright::Property<Self>> {
+        if !self.property {
+            return Vec::new();
+        }
         vec![stateright::Property::always("no deadlock", |m: &Self, s| {
-            !m.0.deadlocked(s)
+            !m.model.deadlocked(s)
         })]
     }
 }
@@ -52,19 +60,23 @@ struct Run {
     deadlock: bool,
 }
 
-fn run_stateright<M>(model: M, threads: usize) -> Run
+fn run_stateright<M>(model: M, threads: usize, property: bool) -> Run
 where
     M: Deadlocked + Send + Sync + 'static,
     M::State: std::fmt::Debug + PartialEq + 'static,
     M::Action: PartialEq + 'static,
 {
     let start = Instant::now();
-    let checker = Peer(model).checker().threads(threads).spawn_bfs().join();
+    let checker = Peer { model, property }
+        .checker()
+        .threads(threads)
+        .spawn_bfs()
+        .join();
     let seconds = start.elapsed().as_secs_f64();
     Run {
         unique: checker.unique_state_count() as u64,
         seconds,
-        deadlock: checker.discovery("no deadlock").is_some(),
+        deadlock: property && checker.discovery("no deadlock").is_some(),
     }
 }
 
@@ -110,7 +122,9 @@ where
     // Best of REPEAT runs each (default 3): the machine is shared.
     let repeat: usize = std::env::var("REPEAT").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let best = |runs: Vec<Run>| runs.into_iter().min_by(|a, b| a.seconds.total_cmp(&b.seconds)).unwrap();
-    let sr = best((0..repeat).map(|_| run_stateright(make(), threads)).collect());
+    let sr = best((0..repeat).map(|_| run_stateright(make(), threads, true)).collect());
+    // Exploration alone (no property evaluated per state): the fairest rate.
+    let bare = best((0..repeat).map(|_| run_stateright(make(), threads, false)).collect());
     let mut ours_runs = Vec::new();
     let (mut bytes, mut len) = (0.0, 0);
     for _ in 0..repeat {
@@ -128,16 +142,20 @@ where
     }
     let reduced = best(reduced_runs);
     println!(
-        "{name}:\n  stateright BFS   {:>9} states {:>8.1} ms {:>10.0} states/s  deadlock: {}\n  check (no POR)   {:>9} states {:>8.1} ms {:>10.0} states/s  deadlock: {} (trace {len} steps)  {bytes:.1} bytes/state\n  ratio            {:.2}x\n  check (reduced)  {:>9} states {:>8.1} ms (trace {rlen} steps)",
+        "{name}:\n  stateright BFS   {:>9} states {:>8.1} ms {:>10.0} states/s  deadlock: {}\n  stateright bare  {:>9} states {:>8.1} ms {:>10.0} states/s  (no property: exploration only)\n  check (no POR)   {:>9} states {:>8.1} ms {:>10.0} states/s  deadlock: {} (trace {len} steps)  {bytes:.1} bytes/state\n  ratio            {:.2}x vs stateright BFS, {:.2}x vs bare exploration\n  check (reduced)  {:>9} states {:>8.1} ms (trace {rlen} steps)",
         sr.unique,
         sr.seconds * 1e3,
         rate(&sr),
         sr.deadlock,
+        bare.unique,
+        bare.seconds * 1e3,
+        rate(&bare),
         ours.unique,
         ours.seconds * 1e3,
         rate(&ours),
         ours.deadlock,
         rate(&ours) / rate(&sr),
+        rate(&ours) / rate(&bare),
         reduced.unique,
         reduced.seconds * 1e3,
     );
@@ -168,8 +186,27 @@ fn main() {
                 threads,
             );
         }
+        Some("scenario") if args.len() >= 3 => {
+            let (path, policy, sets) = (&args[1], &args[2], &args[3..]);
+            let sim = match scenario::load(path, policy, sets) {
+                Ok(sim) => sim,
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::exit(2);
+                }
+            };
+            let file = std::path::Path::new(path)
+                .file_stem()
+                .map_or(path.clone(), |f| f.to_string_lossy().into_owned());
+            let name = format!("{file} [{policy}{}{}]", if sets.is_empty() { "" } else { " " }, sets.join(" "));
+            compare(
+                &name,
+                || reclaimscope_check::sim_model::SimModel::new(sim),
+                threads,
+            );
+        }
         _ => {
-            eprintln!("usage: stateright-peer philosophers N | philosophers-dl N");
+            eprintln!("usage: stateright-peer philosophers N | philosophers-dl N | scenario PATH POLICY [KEY=VALUE]...");
             std::process::exit(2);
         }
     }

@@ -74,6 +74,7 @@ pub mod checker;
 pub mod fingerprint;
 pub mod model;
 pub mod report;
+pub mod sim_model;
 pub mod table;
 
 pub use checker::{Bounds, Options, Progress, parse_size};

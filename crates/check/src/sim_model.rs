@@ -3,7 +3,7 @@
 //! step does, whether a final world is a deadlock, what a step means in
 //! kernel terms) is answered by the simulator; this file only translates.
 
-use reclaimscope_sim::{Choice, Sim, Status, World};
+use reclaimscope_sim::{Choice, EvKind, Events, Sim, Status, World};
 
 use crate::model::{Model, Terminal};
 
@@ -54,6 +54,28 @@ impl Model for SimModel<'_> {
         self.sim.is_local(state, action)
     }
 
+    /// Progress, read off the events the simulator reports for the step: an
+    /// allocation returned (success, failure or -ENOMEM: the caller moves
+    /// on), a lock was taken, reclaim freed pages, a task finished or was
+    /// OOM-killed. A step with none of these (a reclaim round that frees
+    /// nothing, a retry) is spinning. Program steps are not cycles (a
+    /// program counter only goes back through a `repeat` whose counter
+    /// shrinks), so they cannot make a false livelock.
+    fn is_progress(&self, state: &World, action: Choice) -> bool {
+        let mut events = Events::default();
+        self.sim.step_ev(state, action, &mut events);
+        events.iter().any(|e| match e.kind {
+            EvKind::AllocOk
+            | EvKind::AllocFail
+            | EvKind::Enomem
+            | EvKind::LockTaken
+            | EvKind::TaskDone
+            | EvKind::OomKill => true,
+            EvKind::ReclaimDone => e.b > 0,
+            EvKind::None | EvKind::AllocStart | EvKind::ReclaimEnter => false,
+        })
+    }
+
     fn describe(&self, state: &World, action: Choice) -> String {
         self.sim.describe(state, action)
     }
@@ -85,8 +107,13 @@ pub struct Outcome {
     pub trace: Vec<TraceLine>,
     /// Livelock: the 1-based step where the spinning cycle starts.
     pub loop_start: Option<usize>,
-    /// Deadlock: the wait-for cycle at the final world, one edge per line.
+    /// Deadlock: the wait-for cycle at the final world, one edge per line
+    /// (`task -> resource -> holder`).
     pub wait_for_cycle: Vec<String>,
+    /// Deadlock: the same cycle on one line.
+    pub cycle: Option<String>,
+    /// Deadlock: why each unfinished task cannot move.
+    pub blocked: Vec<String>,
     /// Deadlock: the simulator's status word for the final world.
     pub status: Option<String>,
 }
@@ -163,6 +190,8 @@ fn outcome_of(
         trace: Vec::new(),
         loop_start: None,
         wait_for_cycle: Vec::new(),
+        cycle: None,
+        blocked: Vec::new(),
         status: None,
     };
     if let Some(trace) = &report.trace {
@@ -178,13 +207,11 @@ fn outcome_of(
         outcome.loop_start = trace.loop_start.map(|i| i + 1);
         if report.verdict == Verdict::Deadlock {
             outcome.status = Some(format!("{:?}", model.sim.status(&trace.last)).to_lowercase());
-            outcome.wait_for_cycle = model
-                .sim
-                .wait_for_cycle(&trace.last)
-                .unwrap_or_default()
-                .iter()
-                .map(|edge| edge.to_string())
-                .collect();
+            if let Some(cycle) = model.sim.wait_for_cycle(&trace.last) {
+                outcome.wait_for_cycle = cycle.iter().map(|e| model.sim.edge_text(e)).collect();
+                outcome.cycle = Some(model.sim.cycle_text(&cycle));
+            }
+            outcome.blocked = model.sim.blocked_lines(&trace.last);
         }
     }
     outcome
@@ -222,14 +249,20 @@ impl Outcome {
         let width = self.trace.len().to_string().len();
         for line in &self.trace {
             if self.loop_start == Some(line.step) {
-                out.push_str(&format!("  {:>width$}  -- the steps from here repeat forever --\n", ""));
+                out.push_str(&format!(
+                    "  {:>width$}  -- the steps from here repeat forever --\n",
+                    ""
+                ));
             }
             out.push_str(&format!("  {:>width$}. {}\n", line.step, line.description));
         }
-        if !self.wait_for_cycle.is_empty() {
-            out.push_str("wait-for cycle:\n");
-            for edge in &self.wait_for_cycle {
-                out.push_str(&format!("  {edge}\n"));
+        if let Some(cycle) = &self.cycle {
+            out.push_str(&format!("wait-for cycle: {cycle}\n"));
+        }
+        if !self.blocked.is_empty() {
+            out.push_str("blocked:\n");
+            for line in &self.blocked {
+                out.push_str(&format!("  {line}\n"));
             }
         }
         out

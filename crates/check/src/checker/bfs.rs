@@ -26,7 +26,7 @@ const CHUNK: usize = 32;
 const MAX_BLOCK: usize = 4096;
 const FIRST_BLOCK: usize = 64;
 /// How many fingerprints ahead the merge prefetches table buckets.
-const PREFETCH: usize = 8;
+const PREFETCH: usize = 16;
 
 struct Child<S> {
     key: u64,
