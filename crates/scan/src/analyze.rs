@@ -113,17 +113,20 @@ pub struct FileCtx<'a> {
 }
 
 /// Analyse one file; findings are unsorted and unsuppressed.
+/// `header_macros` are gfp masks `#define`d in scanned headers; the file's
+/// own defines take precedence.
 pub fn analyze_source(
     parser: &mut Parser,
     path: &str,
     src: &str,
     rules: &[Rule],
     facts: KernelFacts,
+    header_macros: &HashMap<String, String>,
 ) -> Vec<Finding> {
     let Some(tree) = parser.parse(src, None) else {
         return Vec::new();
     };
-    analyze_tree(&tree, path, src, rules, facts)
+    analyze_tree(&tree, path, src, rules, facts, header_macros)
 }
 
 fn analyze_tree(
@@ -132,6 +135,7 @@ fn analyze_tree(
     src: &str,
     rules: &[Rule],
     facts: KernelFacts,
+    header_macros: &HashMap<String, String>,
 ) -> Vec<Finding> {
     let root = tree.root_node();
     let interesting = collect(root, |n| {
@@ -140,7 +144,7 @@ fn analyze_tree(
             "function_definition" | "preproc_def" | "initializer_pair" | "assignment_expression"
         )
     });
-    let mut defines = HashMap::new();
+    let mut defines = header_macros.clone();
     let mut scan_objects_fns = HashSet::new();
     let mut functions = Vec::new();
     for n in interesting {
@@ -199,7 +203,7 @@ fn shrinker_callback(n: Node<'_>, src: &str) -> Option<String> {
 }
 
 /// A `#define` body as an expression: no comments, no line continuations.
-fn clean_define(body: &str) -> String {
+pub(crate) fn clean_define(body: &str) -> String {
     let mut s = String::with_capacity(body.len());
     let mut rest = body;
     while let Some(i) = rest.find("/*") {

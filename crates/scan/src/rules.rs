@@ -176,8 +176,53 @@ fn failure_handling_depth(func: &Func<'_, '_>, a: &AllocCall<'_>, depth: u32) ->
         Exit::Continue | Exit::FallsThrough if enclosing_loop(a.call, func.body).is_some() => {
             loop_retry(func, a, &var)
         }
+        Exit::Break => match enclosing_loop(a.call, func.body) {
+            Some(l) => after_loop(func, &var, following_siblings(l), depth),
+            None => Verdict::Fine,
+        },
         _ => Verdict::Fine,
     }
+}
+
+/// `if (!p) break;` leaves the loop with NULL: follow it to the re-check
+/// after the loop (kexec's kimage_alloc_normal_control_pages) and judge
+/// that path; without a re-check the loop just stops early (graceful).
+fn after_loop<'t>(func: &Func<'_, 't>, var: &str, nodes: Vec<Node<'t>>, depth: u32) -> Verdict {
+    let src = func.src;
+    for (i, n) in nodes.iter().enumerate() {
+        if n.kind() == "if_statement" {
+            if let Some(c) = n.child_by_field_name("condition") {
+                let cond = squash(text(c, src));
+                if has_word(&cond, var) {
+                    let path: Vec<Node<'t>> = if is_null_test(&cond, var) {
+                        n.child_by_field_name("consequence").into_iter().collect()
+                    } else if let Some(alt) = n.child_by_field_name("alternative") {
+                        vec![alt]
+                    } else {
+                        nodes[i + 1..].to_vec()
+                    };
+                    for p in &path {
+                        for c in collect(*p, |x| x.kind() == "call_expression") {
+                            if let Some(v) = fallback_verdict(func, c, depth) {
+                                return v;
+                            }
+                        }
+                    }
+                    return match path_exit(&path, src) {
+                        Exit::Return(r) if returns_error(r, src, var) => {
+                            Verdict::ErrorOnly(func.line_of(r))
+                        }
+                        Exit::Goto(g, _) => Verdict::ErrorOnly(func.line_of(g)),
+                        _ => Verdict::Fine,
+                    };
+                }
+            }
+        }
+        if stmt_exit(*n, src).is_some() {
+            break;
+        }
+    }
+    Verdict::Fine
 }
 
 /// A call on the NULL path that allocates: a fallback. `Some(Fine)` when

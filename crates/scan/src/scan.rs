@@ -11,6 +11,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 use reclaimscope_model::history::{KernelVersion, vmalloc_honours_gfp};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -93,7 +94,7 @@ pub fn kernel_facts(v: Option<KernelVersion>) -> KernelFacts {
 /// Analyse one in-memory file: findings sorted, suppressions applied.
 pub fn scan_source(path: &str, src: &str, rules: &[Rule], facts: KernelFacts) -> Vec<Finding> {
     let mut parser = c_parser();
-    let mut f = analyze_source(&mut parser, path, src, rules, facts);
+    let mut f = analyze_source(&mut parser, path, src, rules, facts, &HashMap::new());
     f.retain(|x| !is_suppressed(src, x.line, x.rule));
     f.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     f.dedup();
@@ -135,6 +136,8 @@ enum Outcome {
     Binary,
     NonUtf8,
     Filtered(u64),
+    /// No rule token, but a `*_GFP` macro that a header may define.
+    MacroUser(u64, String),
     Candidate(u64, String, Vec<Rule>),
 }
 
@@ -162,6 +165,7 @@ pub fn scan_paths(
     let seen = AtomicUsize::new(0);
     let stats = Mutex::new(ScanStats::default());
     let candidates: Mutex<Vec<(String, String, Vec<Rule>)>> = Mutex::new(Vec::new());
+    let macro_users: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
     let handle = |path: &Path| {
         let outcome = read_and_filter(path, &excludes, &prefilter, opts.max_file_size);
@@ -191,6 +195,15 @@ pub fn scan_paths(
             Outcome::Filtered(b) => {
                 st.files_seen += 1;
                 st.bytes_read += b;
+            }
+            Outcome::MacroUser(b, src) => {
+                st.files_seen += 1;
+                st.bytes_read += b;
+                drop(st);
+                macro_users
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((display_path(path), src));
             }
             Outcome::Candidate(b, src, rules) => {
                 st.files_seen += 1;
@@ -232,13 +245,28 @@ pub fn scan_paths(
     }
     progress(seen.load(Ordering::Relaxed));
 
-    let candidates = candidates.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut candidates = candidates.into_inner().unwrap_or_else(|e| e.into_inner());
+    let header_macros = header_gfp_macros(&candidates);
+    for (path, src) in macro_users.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        let mut rules: Vec<Rule> = Vec::new();
+        for (name, body) in &header_macros {
+            if crate::syntax::has_word(&src, name) {
+                rules.extend(prefilter.rules_for(body.as_bytes()));
+            }
+        }
+        rules.sort();
+        rules.dedup();
+        if !rules.is_empty() {
+            candidates.push((path, src, rules));
+        }
+    }
+    candidates.sort_by(|a, b| a.0.cmp(&b.0));
     let mut stats = stats.into_inner().unwrap_or_else(|e| e.into_inner());
     stats.files_parsed = candidates.len();
     let per_file: Vec<(Vec<Finding>, usize)> = candidates
         .par_iter()
         .map_init(c_parser, |parser, (path, src, rules)| {
-            let mut f = analyze_source(parser, path, src, rules, facts);
+            let mut f = analyze_source(parser, path, src, rules, facts, &header_macros);
             let before = f.len();
             f.retain(|x| !is_suppressed(src, x.line, x.rule));
             let suppressed = before - f.len();
@@ -303,10 +331,71 @@ fn read_and_filter(path: &Path, excludes: &GlobSet, prefilter: &Prefilter, max: 
     let n = bytes.len() as u64;
     let rules = prefilter.rules_for(&bytes);
     if rules.is_empty() {
-        return Outcome::Filtered(n);
+        if !uses_named_gfp_macro(&bytes) {
+            return Outcome::Filtered(n);
+        }
+        return match String::from_utf8(bytes) {
+            Ok(s) => Outcome::MacroUser(n, s),
+            Err(_) => Outcome::Filtered(n),
+        };
     }
     match String::from_utf8(bytes) {
         Ok(s) => Outcome::Candidate(n, s, rules),
         Err(_) => Outcome::NonUtf8,
     }
+}
+
+/// Does the file mention a macro named like `KEXEC_CONTROL_MEMORY_GFP` or
+/// `XPRTRDMA_GFP_FLAGS` (a gfp mask defined elsewhere)?
+fn uses_named_gfp_macro(bytes: &[u8]) -> bool {
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    memchr::memmem::find_iter(bytes, b"_GFP").any(|i| {
+        let before = i.checked_sub(1).map(|j| bytes[j]);
+        let after = bytes.get(i + 4).copied();
+        before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && (after.is_none_or(|c| !ident(c)) || bytes[i + 4..].starts_with(b"_FLAGS"))
+    })
+}
+
+/// Object-like `#define NAME BODY` of the candidate headers whose body
+/// names a gfp flag: masks that other files use by name. A name defined
+/// with different bodies in different headers is ambiguous and dropped.
+fn header_gfp_macros(candidates: &[(String, String, Vec<Rule>)]) -> HashMap<String, String> {
+    let mut out: HashMap<String, Option<String>> = HashMap::new();
+    for (_, src, _) in candidates.iter().filter(|c| c.0.ends_with(".h")) {
+        let mut lines = src.lines();
+        while let Some(line) = lines.next() {
+            let Some(rest) = line.trim_start().strip_prefix("#define") else {
+                continue;
+            };
+            let mut body = rest.to_string();
+            while body.trim_end().ends_with('\\') {
+                body = body.trim_end().trim_end_matches('\\').to_string();
+                body.push(' ');
+                body.push_str(lines.next().unwrap_or(""));
+            }
+            let body = body.trim_start();
+            let name_end = body
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(body.len());
+            let (name, value) = body.split_at(name_end);
+            if name.is_empty() || value.starts_with('(') {
+                continue; // function-like macro: `(` right after the name
+            }
+            let value = crate::analyze::clean_define(value);
+            if !value.contains("GFP_") {
+                continue;
+            }
+            out.entry(name.to_string())
+                .and_modify(|v| {
+                    if v.as_deref() != Some(value.as_str()) {
+                        *v = None;
+                    }
+                })
+                .or_insert(Some(value));
+        }
+    }
+    out.into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
 }
