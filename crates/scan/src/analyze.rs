@@ -91,7 +91,10 @@ pub struct AllocCall<'t> {
 pub struct Func<'a, 't> {
     pub name: String,
     pub body: Node<'t>,
+    /// The parsed region's text; node offsets index into it.
     pub src: &'a str,
+    /// Lines before the region, added to every reported line.
+    pub line_offset: usize,
     pub eval: Evaluator<'a, 't>,
     pub gfp_typed: HashSet<String>,
     pub allocs: Vec<AllocCall<'t>>,
@@ -106,7 +109,6 @@ pub struct Func<'a, 't> {
 /// File-level facts: `#define`s and shrinker callbacks.
 pub struct FileCtx<'a> {
     pub path: &'a str,
-    pub src: &'a str,
     pub defines: HashMap<String, String>,
     pub scan_objects_fns: HashSet<String>,
     pub facts: KernelFacts,
@@ -114,7 +116,8 @@ pub struct FileCtx<'a> {
 
 /// Analyse one file; findings are unsorted and unsuppressed.
 /// `header_macros` are gfp masks `#define`d in scanned headers; the file's
-/// own defines take precedence.
+/// own defines take precedence. Only the top-level constructs around the
+/// tokens the rules need are parsed (see [`regions`]).
 pub fn analyze_source(
     parser: &mut Parser,
     path: &str,
@@ -123,62 +126,143 @@ pub fn analyze_source(
     facts: KernelFacts,
     header_macros: &HashMap<String, String>,
 ) -> Vec<Finding> {
-    let Some(tree) = parser.parse(src, None) else {
-        return Vec::new();
-    };
-    analyze_tree(&tree, path, src, rules, facts, header_macros)
-}
-
-fn analyze_tree(
-    tree: &Tree,
-    path: &str,
-    src: &str,
-    rules: &[Rule],
-    facts: KernelFacts,
-    header_macros: &HashMap<String, String>,
-) -> Vec<Finding> {
-    let root = tree.root_node();
-    let interesting = collect(root, |n| {
-        matches!(
-            n.kind(),
-            "function_definition" | "preproc_def" | "initializer_pair" | "assignment_expression"
-        )
-    });
     let mut defines = header_macros.clone();
+    for (name, body) in textual_defines(src) {
+        defines.insert(name, body);
+    }
+    let tokens = hit_tokens(rules, &defines);
+    let mut parsed: Vec<(Tree, usize, usize)> = Vec::new();
+    for r in regions(src, &tokens) {
+        let offset = memchr::memchr_iter(b'\n', &src.as_bytes()[..r.start]).count();
+        if let Some(tree) = parser.parse(&src[r.clone()], None) {
+            parsed.push((tree, r.start, offset));
+        }
+    }
+    // File-wide facts first: shrinker callbacks may be registered in one
+    // region and defined in another.
     let mut scan_objects_fns = HashSet::new();
     let mut functions = Vec::new();
-    for n in interesting {
-        match n.kind() {
-            "function_definition" => functions.push(n),
-            "preproc_def" => {
-                if let (Some(name), Some(value)) = (
-                    n.child_by_field_name("name"),
-                    n.child_by_field_name("value"),
-                ) {
-                    defines.insert(text(name, src).to_string(), clean_define(text(value, src)));
-                }
-            }
-            _ => {
-                if let Some(f) = shrinker_callback(n, src) {
-                    scan_objects_fns.insert(f);
-                }
+    for (i, (tree, start, _)) in parsed.iter().enumerate() {
+        let rsrc = region_src(src, *start, tree);
+        for n in collect(tree.root_node(), |n| {
+            matches!(
+                n.kind(),
+                "function_definition" | "initializer_pair" | "assignment_expression"
+            )
+        }) {
+            if n.kind() == "function_definition" {
+                functions.push((i, n));
+            } else if let Some(f) = shrinker_callback(n, rsrc) {
+                scan_objects_fns.insert(f);
             }
         }
     }
     let file = FileCtx {
         path,
-        src,
         defines,
         scan_objects_fns,
         facts,
     };
     let mut out = Vec::new();
-    for f in functions {
+    for (i, f) in functions {
+        let (tree, start, offset) = &parsed[i];
         let Some(body) = f.child_by_field_name("body") else {
             continue;
         };
-        let func = index_function(&file, f, body);
+        let func = index_function(&file, region_src(src, *start, tree), *offset, f, body);
         rules::run(&file, &func, rules, &mut out);
+    }
+    out
+}
+
+fn region_src<'s>(src: &'s str, start: usize, tree: &Tree) -> &'s str {
+    src.get(start..start + tree.root_node().end_byte())
+        .unwrap_or("")
+}
+
+/// Tokens whose occurrences mark code a rule must see: the rules' own
+/// tokens, and the names of macros whose bodies contain them.
+fn hit_tokens(rules: &[Rule], defines: &HashMap<String, String>) -> Vec<String> {
+    let mut tokens: Vec<String> = Vec::new();
+    for r in rules {
+        for group in r.required_tokens() {
+            for t in *group {
+                if !tokens.iter().any(|x| x == t) {
+                    tokens.push((*t).to_string());
+                }
+            }
+        }
+    }
+    // Macros of macros: iterate to a fixed point (bounded by the define count).
+    loop {
+        let before = tokens.len();
+        for (name, body) in defines {
+            if !tokens.contains(name) && tokens.iter().any(|t| body.contains(t.as_str())) {
+                tokens.push(name.clone());
+            }
+        }
+        if tokens.len() == before {
+            return tokens;
+        }
+    }
+}
+
+/// Byte ranges to parse: around each token hit, from the line after the
+/// closest preceding line that starts with `}` (the end of the previous
+/// top-level construct in kernel style) to the end of the next such line.
+/// Overlapping ranges are merged. Regions start at line starts, so
+/// columns are unchanged and lines shift by the region's first line.
+pub fn regions(src: &str, tokens: &[String]) -> Vec<std::ops::Range<usize>> {
+    let bytes = src.as_bytes();
+    let mut hits: Vec<usize> = Vec::new();
+    for t in tokens {
+        hits.extend(memchr::memmem::find_iter(bytes, t.as_bytes()));
+    }
+    hits.sort_unstable();
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for h in hits {
+        if out.last().is_some_and(|r| h < r.end) {
+            continue;
+        }
+        let start = memchr::memmem::rfind(&bytes[..h], b"\n}")
+            .and_then(|i| memchr::memchr(b'\n', &bytes[i + 1..]).map(|j| i + 1 + j + 1))
+            .filter(|&s| s <= h)
+            .unwrap_or(0);
+        let end = memchr::memmem::find(&bytes[h..], b"\n}")
+            .map(|i| h + i + 1)
+            .map(|i| memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |j| i + j + 1))
+            .unwrap_or(bytes.len());
+        match out.last_mut() {
+            Some(r) if start <= r.end => r.end = r.end.max(end),
+            _ => out.push(start..end),
+        }
+    }
+    out
+}
+
+/// Object-like `#define NAME BODY` lines (continuations joined, comments dropped).
+pub(crate) fn textual_defines(src: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = src.lines();
+    while let Some(line) = lines.next() {
+        let Some(rest) = line.trim_start().strip_prefix("#define") else {
+            continue;
+        };
+        let mut body = rest.to_string();
+        while body.trim_end().ends_with('\\') {
+            body = body.trim_end().trim_end_matches('\\').to_string();
+            body.push(' ');
+            body.push_str(lines.next().unwrap_or(""));
+        }
+        let body = body.trim_start();
+        let name_end = body
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(body.len());
+        let (name, value) = body.split_at(name_end);
+        if name.is_empty() || value.starts_with('(') {
+            continue; // function-like macro: `(` right after the name
+        }
+        out.push((name.to_string(), clean_define(value)));
     }
     out
 }
@@ -218,8 +302,13 @@ pub(crate) fn clean_define(body: &str) -> String {
     collapse_ws(&s)
 }
 
-fn index_function<'a, 't>(file: &'a FileCtx<'a>, node: Node<'t>, body: Node<'t>) -> Func<'a, 't> {
-    let src = file.src;
+fn index_function<'a, 't>(
+    file: &'a FileCtx<'a>,
+    src: &'a str,
+    line_offset: usize,
+    node: Node<'t>,
+    body: Node<'t>,
+) -> Func<'a, 't> {
     let mut gfp_typed = HashSet::new();
     let mut defs: HashMap<String, Vec<Def<'t>>> = HashMap::new();
     if let Some(params) = node.child_by_field_name("declarator").and_then(find_params) {
@@ -319,6 +408,7 @@ fn index_function<'a, 't>(file: &'a FileCtx<'a>, node: Node<'t>, body: Node<'t>)
         name: function_name(node, src),
         body,
         src,
+        line_offset,
         eval,
         gfp_typed,
         allocs: Vec::new(),
@@ -447,6 +537,7 @@ impl<'a, 't> Func<'a, 't> {
         reason: String,
     ) -> Finding {
         let (line, column) = line_col(self.src, at.start_byte());
+        let line = line + self.line_offset;
         let mut call_text = collapse_ws(text(call, self.src));
         if call_text.len() > 160 {
             let mut cut = 157;
@@ -469,7 +560,12 @@ impl<'a, 't> Func<'a, 't> {
     }
 
     pub fn line_of(&self, n: Node<'_>) -> usize {
-        line_col(self.src, n.start_byte()).0
+        self.line_at(n.start_byte())
+    }
+
+    /// File line of a byte offset into the region.
+    pub fn line_at(&self, pos: usize) -> usize {
+        line_col(self.src, pos).0 + self.line_offset
     }
 
     /// Scopes opened before `pos` in this function and not yet closed.

@@ -741,7 +741,7 @@ fn scope_unbalanced(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Findi
                     String::new(),
                     format!(
                         "the {what} at line {} leaves the memalloc_{}_save() scope without memalloc_{}_restore({var})",
-                        func.line_of(exit).max(if what == "return" { 0 } else { crate::syntax::line_col(func.src, pos).0 }),
+                        if what == "return" { func.line_of(exit) } else { func.line_at(pos) },
                         s.kind.name(),
                         s.kind.name()
                     ),

@@ -320,27 +320,38 @@ fn read_and_filter(path: &Path, excludes: &GlobSet, prefilter: &Prefilter, max: 
     if len > max {
         return Outcome::Huge;
     }
-    let mut bytes = Vec::with_capacity(len as usize + 1);
-    if file.read_to_end(&mut bytes).is_err() {
-        return Outcome::Unreadable;
+    // One reused buffer per thread: most files are read, searched and
+    // dropped, so fresh allocations (and their page faults) are waste.
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    BUF.with_borrow_mut(|bytes| {
+        bytes.clear();
+        if file.read_to_end(bytes).is_err() {
+            return Outcome::Unreadable;
+        }
+        classify_bytes(bytes, prefilter)
+    })
+}
+
+fn classify_bytes(bytes: &[u8], prefilter: &Prefilter) -> Outcome {
     let head = &bytes[..bytes.len().min(8192)];
     if memchr::memchr(0, head).is_some() {
         return Outcome::Binary;
     }
     let n = bytes.len() as u64;
-    let rules = prefilter.rules_for(&bytes);
+    let rules = prefilter.rules_for(bytes);
     if rules.is_empty() {
-        if !uses_named_gfp_macro(&bytes) {
+        if !uses_named_gfp_macro(bytes) {
             return Outcome::Filtered(n);
         }
-        return match String::from_utf8(bytes) {
-            Ok(s) => Outcome::MacroUser(n, s),
+        return match std::str::from_utf8(bytes) {
+            Ok(s) => Outcome::MacroUser(n, s.to_string()),
             Err(_) => Outcome::Filtered(n),
         };
     }
-    match String::from_utf8(bytes) {
-        Ok(s) => Outcome::Candidate(n, s, rules),
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Outcome::Candidate(n, s.to_string(), rules),
         Err(_) => Outcome::NonUtf8,
     }
 }
@@ -357,36 +368,17 @@ fn uses_named_gfp_macro(bytes: &[u8]) -> bool {
     })
 }
 
-/// Object-like `#define NAME BODY` of the candidate headers whose body
-/// names a gfp flag: masks that other files use by name. A name defined
-/// with different bodies in different headers is ambiguous and dropped.
+/// Object-like `#define`s of the candidate headers whose body names a gfp
+/// flag: masks that other files use by name. A name defined with different
+/// bodies in different headers is ambiguous and dropped.
 fn header_gfp_macros(candidates: &[(String, String, Vec<Rule>)]) -> HashMap<String, String> {
     let mut out: HashMap<String, Option<String>> = HashMap::new();
     for (_, src, _) in candidates.iter().filter(|c| c.0.ends_with(".h")) {
-        let mut lines = src.lines();
-        while let Some(line) = lines.next() {
-            let Some(rest) = line.trim_start().strip_prefix("#define") else {
-                continue;
-            };
-            let mut body = rest.to_string();
-            while body.trim_end().ends_with('\\') {
-                body = body.trim_end().trim_end_matches('\\').to_string();
-                body.push(' ');
-                body.push_str(lines.next().unwrap_or(""));
-            }
-            let body = body.trim_start();
-            let name_end = body
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(body.len());
-            let (name, value) = body.split_at(name_end);
-            if name.is_empty() || value.starts_with('(') {
-                continue; // function-like macro: `(` right after the name
-            }
-            let value = crate::analyze::clean_define(value);
+        for (name, value) in crate::analyze::textual_defines(src) {
             if !value.contains("GFP_") {
                 continue;
             }
-            out.entry(name.to_string())
+            out.entry(name)
                 .and_modify(|v| {
                     if v.as_deref() != Some(value.as_str()) {
                         *v = None;
