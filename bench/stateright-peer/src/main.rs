@@ -46,7 +46,10 @@ where
     }
     fn properties(&self) -> Vec<stateright::Property<Self>> {
         if !self.property {
-            return Vec::new();
+            // Stateright stops once every property is decided; with none it
+            // would stop at once. A property that always holds keeps it
+            // exploring without evaluating anything per state.
+            return vec![stateright::Property::always("true", |_, _| true)];
         }
         vec![stateright::Property::always("no deadlock", |m: &Self, s| {
             !m.model.deadlocked(s)
@@ -186,9 +189,11 @@ fn main() {
                 threads,
             );
         }
-        Some("scenario") if args.len() >= 3 => {
-            let (path, policy, sets) = (&args[1], &args[2], &args[3..]);
-            let sim = match scenario::load(path, policy, sets) {
+        Some("scenario") if args.len() >= 4 => {
+            // scenario PATH COPIES POLICY [KEY=VALUE]...
+            let (path, policy, sets) = (&args[1], &args[3], &args[4..]);
+            let copies: usize = args[2].parse().unwrap_or(1);
+            let sim = match scenario::load(path, copies, policy, sets) {
                 Ok(sim) => sim,
                 Err(e) => {
                     eprintln!("{e}");
@@ -198,7 +203,11 @@ fn main() {
             let file = std::path::Path::new(path)
                 .file_stem()
                 .map_or(path.clone(), |f| f.to_string_lossy().into_owned());
-            let name = format!("{file} [{policy}{}{}]", if sets.is_empty() { "" } else { " " }, sets.join(" "));
+            let name = format!(
+                "{file} x{copies} tasks [{policy}{}{}]",
+                if sets.is_empty() { "" } else { " " },
+                sets.join(" ")
+            );
             compare(
                 &name,
                 || reclaimscope_check::sim_model::SimModel::new(sim),
@@ -206,7 +215,7 @@ fn main() {
             );
         }
         _ => {
-            eprintln!("usage: stateright-peer philosophers N | philosophers-dl N | scenario PATH POLICY [KEY=VALUE]...");
+            eprintln!("usage: stateright-peer philosophers N | philosophers-dl N | scenario PATH COPIES POLICY [KEY=VALUE]...");
             std::process::exit(2);
         }
     }

@@ -13,10 +13,62 @@ impl crate::Deadlocked for SimModel<'static> {
     }
 }
 
-/// Compile `path` under `policy` with `KEY=VALUE` overrides; the Sim is
-/// leaked because stateright's checker threads need a `'static` model.
-pub fn load(path: &str, policy: &str, sets: &[String]) -> Result<&'static Sim, String> {
-    let mut sc = Scenario::load(std::path::Path::new(path)).map_err(|e| e.to_string())?;
+/// The scenario text with every `[[task]]` block repeated `copies` times
+/// (copy i renamed `NAME-i`): the same stack, more concurrent work, a state
+/// space big enough to time.
+pub fn scale_tasks(src: &str, copies: usize) -> String {
+    let mut out = String::new();
+    let mut block: Option<String> = None;
+    let flush = |block: &mut Option<String>, out: &mut String| {
+        if let Some(b) = block.take() {
+            out.push_str(&b);
+            for i in 2..=copies {
+                let mut renamed = String::new();
+                for line in b.lines() {
+                    let t = line.trim_start();
+                    if let Some(rest) = t.strip_prefix("name") {
+                        let value = rest.trim_start().trim_start_matches('=').trim();
+                        let name = value.trim_matches('"');
+                        renamed.push_str(&format!("name = \"{name}-{i}\"\n"));
+                    } else {
+                        renamed.push_str(line);
+                        renamed.push('\n');
+                    }
+                }
+                out.push_str(&renamed);
+            }
+        }
+    };
+    for line in src.lines() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            flush(&mut block, &mut out);
+            if t.starts_with("[[task]]") {
+                block = Some(String::new());
+            }
+        }
+        match &mut block {
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    flush(&mut block, &mut out);
+    out
+}
+
+/// Compile `path` (tasks repeated `copies` times) under `policy` with
+/// `KEY=VALUE` overrides; the Sim is leaked because stateright's checker
+/// threads need a `'static` model.
+pub fn load(path: &str, copies: usize, policy: &str, sets: &[String]) -> Result<&'static Sim, String> {
+    let src = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let src = scale_tasks(&src, copies.max(1));
+    let mut sc = Scenario::from_toml_str(&src, path).map_err(|e| e.to_string())?;
     for kv in sets {
         let (k, v) = kv.split_once('=').ok_or(format!("bad override {kv}"))?;
         sc.set(k, v).map_err(|e| e.to_string())?;

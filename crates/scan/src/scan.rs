@@ -369,25 +369,38 @@ fn uses_named_gfp_macro(bytes: &[u8]) -> bool {
 }
 
 /// Object-like `#define`s of the candidate headers whose body names a gfp
-/// flag: masks that other files use by name. A name defined with different
-/// bodies in different headers is ambiguous and dropped.
+/// flag: masks that other files use by name. Architecture headers only
+/// count when no generic header defines the name (the scan reads the tree
+/// as the generic kernel: include/linux/kexec.h's default, not s390's
+/// override); a name still defined with different bodies is ambiguous and
+/// dropped.
 fn header_gfp_macros(candidates: &[(String, String, Vec<Rule>)]) -> HashMap<String, String> {
-    let mut out: HashMap<String, Option<String>> = HashMap::new();
-    for (_, src, _) in candidates.iter().filter(|c| c.0.ends_with(".h")) {
+    // name -> (from arch/, body or None when ambiguous)
+    let mut out: HashMap<String, (bool, Option<String>)> = HashMap::new();
+    let mut headers: Vec<&(String, String, Vec<Rule>)> =
+        candidates.iter().filter(|c| c.0.ends_with(".h")).collect();
+    headers.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, src, _) in headers {
+        let arch = path.starts_with("arch/") || path.contains("/arch/");
         for (name, value) in crate::analyze::textual_defines(src) {
             if !value.contains("GFP_") {
                 continue;
             }
-            out.entry(name)
-                .and_modify(|v| {
-                    if v.as_deref() != Some(value.as_str()) {
-                        *v = None;
+            match out.get_mut(&name) {
+                None => {
+                    out.insert(name, (arch, Some(value)));
+                }
+                Some(slot) => {
+                    if slot.0 && !arch {
+                        *slot = (false, Some(value));
+                    } else if slot.0 == arch && slot.1.as_deref() != Some(value.as_str()) {
+                        slot.1 = None;
                     }
-                })
-                .or_insert(Some(value));
+                }
+            }
         }
     }
     out.into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .filter_map(|(k, (_, v))| v.map(|v| (k, v)))
         .collect()
 }
