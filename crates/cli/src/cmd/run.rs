@@ -1,10 +1,281 @@
-//! `reclaimscope run`.
+//! `reclaimscope run`: seeded random walks through a scenario.
 
-use crate::diag::InputError;
+use crate::diag::{InputError, render};
+use reclaimscope_model::Policy;
+use reclaimscope_sim::{MetricsAcc, Outcome, RunReport, Scenario, ScenarioError, Sim, run_with};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Policy, e.g. `baseline`, `merged`, `baseline+io-flusher` (default: the scenario's first).
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Number of runs (seeds seed, seed+1, ...).
+    #[arg(long, default_value_t = 1)]
+    pub runs: u64,
+    /// Steps after which a run that has not ended counts as stuck.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_steps: u64,
+    /// Override a scenario parameter, e.g. `bufio.gate=fs`, `loop0.noio=true`, `vmalloc=modern`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Set every history-dependent parameter as kernel X.Y had it.
+    #[arg(long)]
+    pub kernel: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the wait-for cycle of the first deadlock as Graphviz DOT.
+    #[arg(long)]
+    pub dot: bool,
+}
 
-pub fn run(_args: Args) -> Result<u8, InputError> {
-    Err(InputError("`run` is not built yet".into()))
+/// Render a scenario error against the text it points into.
+pub fn scenario_error(e: &ScenarioError, file_src: &str, args_src: &[String]) -> InputError {
+    let src = match e.origin.as_str() {
+        "--set" | "--kernel" => args_src
+            .iter()
+            .find(|s| e.span.as_ref().is_some_and(|sp| sp.end <= s.len().max(1)))
+            .cloned()
+            .unwrap_or_default(),
+        _ => file_src.to_string(),
+    };
+    match &e.span {
+        Some(span) if !src.is_empty() => {
+            InputError(render(&e.origin, &src, span.clone(), &e.message))
+        }
+        _ => InputError(e.to_string()),
+    }
+}
+
+/// Load, validate and apply `--kernel` / `--set`; errors name file, line, column.
+pub fn load_scenario(
+    path: &PathBuf,
+    kernel: Option<&str>,
+    sets: &[String],
+) -> Result<Scenario, InputError> {
+    let origin = path.display().to_string();
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("{origin}: error: cannot read: {e}")))?;
+    let mut sc =
+        Scenario::from_toml_str(&src, &origin).map_err(|e| scenario_error(&e, &src, &[]))?;
+    if let Some(k) = kernel {
+        sc.apply_overrides(Some(k), &[])
+            .map_err(|e| scenario_error(&e, &src, &[k.to_string()]))?;
+    }
+    for kv in sets {
+        sc.apply_overrides(None, std::slice::from_ref(kv))
+            .map_err(|e| scenario_error(&e, &src, std::slice::from_ref(kv)))?;
+    }
+    Ok(sc)
+}
+
+pub fn parse_policy(sc: &Scenario, p: Option<&str>) -> Result<Policy, InputError> {
+    match p {
+        Some(p) => Policy::parse(p).map_err(|e| InputError(format!("error: --policy: {e}"))),
+        None => Ok(sc.policies().first().copied().unwrap_or(Policy::BASELINE)),
+    }
+}
+
+#[derive(Serialize)]
+struct Counts {
+    completed: u64,
+    deadlock: u64,
+    stuck: u64,
+}
+
+#[derive(Serialize)]
+struct JsonOut<'a> {
+    scenario: &'a str,
+    policy: String,
+    seed: u64,
+    runs: u64,
+    /// The worst outcome over all runs: deadlock > stuck > completed.
+    outcome: Outcome,
+    outcomes: Counts,
+    /// The first run (lowest seed) that did not complete.
+    first_failure: Option<&'a RunReport>,
+    metrics: reclaimscope_sim::Metrics,
+}
+
+pub fn run(args: Args) -> Result<u8, InputError> {
+    let sc = load_scenario(&args.scenario, args.kernel.as_deref(), &args.sets)?;
+    let policy = parse_policy(&sc, args.policy.as_deref())?;
+    let sim = Sim::new(&sc, &policy).map_err(|e| InputError(e.to_string()))?;
+    let mut acc = MetricsAcc::new(&sim);
+    let mut counts = Counts {
+        completed: 0,
+        deadlock: 0,
+        stuck: 0,
+    };
+    let mut first_failure: Option<RunReport> = None;
+    let mut last = None;
+    for i in 0..args.runs.max(1) {
+        let seed = args.seed.wrapping_add(i);
+        let r = run_with(&sim, seed, args.max_steps, &mut acc);
+        match r.outcome {
+            Outcome::Completed => counts.completed += 1,
+            Outcome::Deadlock => counts.deadlock += 1,
+            Outcome::Stuck => counts.stuck += 1,
+        }
+        if r.outcome != Outcome::Completed && first_failure.is_none() {
+            first_failure = Some(r);
+        } else {
+            last = Some(r);
+        }
+    }
+    let _ = last;
+    let metrics = acc.finish(&sim);
+    let outcome = if counts.deadlock > 0 {
+        Outcome::Deadlock
+    } else if counts.stuck > 0 {
+        Outcome::Stuck
+    } else {
+        Outcome::Completed
+    };
+    if args.dot {
+        if let Some(c) = first_failure.as_ref().and_then(|r| r.cycle.as_ref()) {
+            print!("{}", reclaimscope_sim::dot::cycle_dot(&sim, c));
+        } else {
+            println!("digraph waitfor {{}}");
+        }
+    } else if args.json {
+        let out = JsonOut {
+            scenario: sc.name(),
+            policy: policy.to_string(),
+            seed: args.seed,
+            runs: args.runs.max(1),
+            outcome,
+            outcomes: counts,
+            first_failure: first_failure.as_ref(),
+            metrics,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| InputError(e.to_string()))?
+        );
+    } else {
+        print!(
+            "{}",
+            text(
+                &sc,
+                policy,
+                &args,
+                outcome,
+                &counts,
+                first_failure.as_ref(),
+                &metrics
+            )
+        );
+    }
+    Ok(if outcome == Outcome::Completed { 0 } else { 1 })
+}
+
+fn text(
+    sc: &Scenario,
+    policy: Policy,
+    args: &Args,
+    outcome: Outcome,
+    counts: &Counts,
+    fail: Option<&RunReport>,
+    m: &reclaimscope_sim::Metrics,
+) -> String {
+    let mut s = String::new();
+    let runs = args.runs.max(1);
+    let _ = writeln!(
+        s,
+        "scenario {}  policy {policy}  seed {}{}",
+        sc.name(),
+        args.seed,
+        if runs > 1 {
+            format!("  runs {runs}")
+        } else {
+            String::new()
+        }
+    );
+    let name = |o: Outcome| match o {
+        Outcome::Completed => "completed",
+        Outcome::Deadlock => "deadlock",
+        Outcome::Stuck => "stuck",
+    };
+    if runs > 1 {
+        let _ = writeln!(
+            s,
+            "outcome: {} ({} completed, {} deadlock, {} stuck)",
+            name(outcome),
+            counts.completed,
+            counts.deadlock,
+            counts.stuck
+        );
+    } else {
+        let _ = writeln!(s, "outcome: {}", name(outcome));
+    }
+    if let Some(r) = fail {
+        if runs > 1 {
+            let _ = writeln!(
+                s,
+                "\nfirst failing run: seed {}, {} after {} steps",
+                r.seed,
+                name(r.outcome),
+                r.steps
+            );
+        }
+        let _ = writeln!(s, "\nwhat happened:");
+        for l in &r.trace {
+            let _ = writeln!(s, "  {l}");
+        }
+        let n = r.trace.len();
+        for (i, l) in r.blocked.iter().enumerate() {
+            let _ = writeln!(s, "  {}. {l}", n + i + 1);
+        }
+        if let Some(c) = &r.cycle_text {
+            let _ = writeln!(s, "\nwait-for cycle: {c}");
+        }
+        if let Some(why) = &r.reason {
+            let _ = writeln!(s, "\nstuck: {why}");
+        }
+    }
+    let _ = writeln!(s, "\nmetrics{}:", if runs > 1 { " (all runs)" } else { "" });
+    let _ = writeln!(
+        s,
+        "  steps                      {} (simulated time {})",
+        m.steps, m.time
+    );
+    let _ = writeln!(s, "  allocations                {}", m.allocations);
+    let _ = writeln!(s, "  allocation failures (NULL) {}", m.alloc_failures);
+    let _ = writeln!(s, "  -ENOMEM                    {}", m.enomem);
+    let _ = writeln!(
+        s,
+        "  direct-reclaim rounds      {} ({} freed pages, {:.0}%)",
+        m.direct_reclaim_rounds,
+        m.direct_reclaim_successes,
+        m.direct_reclaim_success_rate * 100.0
+    );
+    let _ = writeln!(s, "  reclaim reach (mean pages) {:.2}", m.reach_mean);
+    let _ = writeln!(s, "  OOM kills                  {}", m.oom_kills);
+    let l = &m.alloc_latency;
+    let _ = writeln!(
+        s,
+        "  allocation latency (time) p50 {} p90 {} p99 {} max {}",
+        l.p50, l.p90, l.p99, l.max
+    );
+    let _ = writeln!(s, "  pages reclaimed:");
+    for p in &m.pages_reclaimed {
+        let _ = writeln!(s, "    {:<40} {}", p.source, p.pages);
+    }
+    if m.kswapd_pages > 0 {
+        let _ = writeln!(s, "    (by kswapd: {})", m.kswapd_pages);
+    }
+    let _ = writeln!(s, "  lock wait (time, summed over waiters):");
+    for w in &m.lock_wait {
+        let _ = writeln!(s, "    {:<40} {}", w.lock, w.time);
+    }
+    s
 }
