@@ -313,13 +313,12 @@ fn index_function<'a, 't>(
     let mut defs: HashMap<String, Vec<Def<'t>>> = HashMap::new();
     if let Some(params) = node.child_by_field_name("declarator").and_then(find_params) {
         for p in collect(params, |n| n.kind() == "parameter_declaration") {
-            if is_gfp_type(p, src) {
-                if let Some(name) = p
+            if is_gfp_type(p, src)
+                && let Some(name) = p
                     .child_by_field_name("declarator")
                     .and_then(|d| declarator_name(d, src))
-                {
-                    gfp_typed.insert(name.to_string());
-                }
+            {
+                gfp_typed.insert(name.to_string());
             }
         }
     }
@@ -348,15 +347,15 @@ fn index_function<'a, 't>(
                     if typed {
                         gfp_typed.insert(name.clone());
                     }
-                    if d.kind() == "init_declarator" {
-                        if let Some(v) = d.child_by_field_name("value") {
-                            defs.entry(name).or_default().push(Def {
-                                var_start: d.start_byte(),
-                                node: d,
-                                op: DefOp::Set,
-                                rhs: v,
-                            });
-                        }
+                    if d.kind() == "init_declarator"
+                        && let Some(v) = d.child_by_field_name("value")
+                    {
+                        defs.entry(name).or_default().push(Def {
+                            var_start: d.start_byte(),
+                            node: d,
+                            op: DefOp::Set,
+                            rhs: v,
+                        });
                     }
                 }
             }
@@ -592,12 +591,9 @@ fn mask_shaped(n: Node<'_>) -> bool {
         "parenthesized_expression"
         | "cast_expression"
         | "conditional_expression"
-        | "binary_expression" => {
-            let op_ok = n
-                .child_by_field_name("operator")
-                .is_none_or(|o| matches!(o.kind(), "|" | "&" | "^"));
-            op_ok
-        }
+        | "binary_expression" => n
+            .child_by_field_name("operator")
+            .is_none_or(|o| matches!(o.kind(), "|" | "&" | "^")),
         "unary_expression" => n
             .child_by_field_name("operator")
             .is_some_and(|o| o.kind() == "~"),

@@ -190,32 +190,32 @@ fn failure_handling_depth(func: &Func<'_, '_>, a: &AllocCall<'_>, depth: u32) ->
 fn after_loop<'t>(func: &Func<'_, 't>, var: &str, nodes: Vec<Node<'t>>, depth: u32) -> Verdict {
     let src = func.src;
     for (i, n) in nodes.iter().enumerate() {
-        if n.kind() == "if_statement" {
-            if let Some(c) = n.child_by_field_name("condition") {
-                let cond = squash(text(c, src));
-                if has_word(&cond, var) {
-                    let path: Vec<Node<'t>> = if is_null_test(&cond, var) {
-                        n.child_by_field_name("consequence").into_iter().collect()
-                    } else if let Some(alt) = n.child_by_field_name("alternative") {
-                        vec![alt]
-                    } else {
-                        nodes[i + 1..].to_vec()
-                    };
-                    for p in &path {
-                        for c in collect(*p, |x| x.kind() == "call_expression") {
-                            if let Some(v) = fallback_verdict(func, c, depth) {
-                                return v;
-                            }
+        if n.kind() == "if_statement"
+            && let Some(c) = n.child_by_field_name("condition")
+        {
+            let cond = squash(text(c, src));
+            if has_word(&cond, var) {
+                let path: Vec<Node<'t>> = if is_null_test(&cond, var) {
+                    n.child_by_field_name("consequence").into_iter().collect()
+                } else if let Some(alt) = n.child_by_field_name("alternative") {
+                    vec![alt]
+                } else {
+                    nodes[i + 1..].to_vec()
+                };
+                for p in &path {
+                    for c in collect(*p, |x| x.kind() == "call_expression") {
+                        if let Some(v) = fallback_verdict(func, c, depth) {
+                            return v;
                         }
                     }
-                    return match path_exit(&path, src) {
-                        Exit::Return(r) if returns_error(r, src, var) => {
-                            Verdict::ErrorOnly(func.line_of(r))
-                        }
-                        Exit::Goto(g, _) => Verdict::ErrorOnly(func.line_of(g)),
-                        _ => Verdict::Fine,
-                    };
                 }
+                return match path_exit(&path, src) {
+                    Exit::Return(r) if returns_error(r, src, var) => {
+                        Verdict::ErrorOnly(func.line_of(r))
+                    }
+                    Exit::Goto(g, _) => Verdict::ErrorOnly(func.line_of(g)),
+                    _ => Verdict::Fine,
+                };
             }
         }
         if stmt_exit(*n, src).is_some() {
@@ -395,12 +395,11 @@ fn find_check<'t>(func: &Func<'_, 't>, call: Node<'t>, var: &str) -> Option<Chec
         if matches!(
             p.kind(),
             "do_statement" | "while_statement" | "for_statement"
-        ) {
-            if let Some(c) = p.child_by_field_name("condition") {
-                let cond = squash(text(c, src));
-                if c.start_byte() >= after && has_word(&cond, var) && is_null_test(&cond, var) {
-                    best = Some((c.start_byte(), Check::Loop));
-                }
+        ) && let Some(c) = p.child_by_field_name("condition")
+        {
+            let cond = squash(text(c, src));
+            if c.start_byte() >= after && has_word(&cond, var) && is_null_test(&cond, var) {
+                best = Some((c.start_byte(), Check::Loop));
             }
         }
         if matches!(
@@ -642,26 +641,24 @@ fn scope_unbalanced(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Findi
             .saves
             .iter()
             .find(|s| s.var.as_ref() == Some(var) && s.kind != r.kind)
-        {
-            if !func
+            && !func
                 .saves
                 .iter()
                 .any(|x| x.var.as_ref() == Some(var) && x.kind == r.kind)
-            {
-                out.push(func.finding(
-                    file,
-                    Rule::ScopeUnbalanced,
-                    r.call,
-                    r.call,
-                    String::new(),
-                    format!(
-                        "memalloc_{}_restore() restores flags saved by memalloc_{}_save() at line {}",
-                        r.kind.name(),
-                        s.kind.name(),
-                        func.line_of(s.call)
-                    ),
-                ));
-            }
+        {
+            out.push(func.finding(
+                file,
+                Rule::ScopeUnbalanced,
+                r.call,
+                r.call,
+                String::new(),
+                format!(
+                    "memalloc_{}_restore() restores flags saved by memalloc_{}_save() at line {}",
+                    r.kind.name(),
+                    s.kind.name(),
+                    func.line_of(s.call)
+                ),
+            ));
         }
     }
     for s in func.saves.iter().filter(|s| s.local) {

@@ -119,10 +119,10 @@ pub fn detect_kernel_version(p: &Path) -> Option<KernelVersion> {
                 (a.trim() == k).then(|| b.trim().to_string())
             })
         };
-        if let (Some(v), Some(p)) = (field("VERSION"), field("PATCHLEVEL")) {
-            if let Ok(kv) = KernelVersion::parse(&format!("{v}.{p}")) {
-                return Some(kv);
-            }
+        if let (Some(v), Some(p)) = (field("VERSION"), field("PATCHLEVEL"))
+            && let Ok(kv) = KernelVersion::parse(&format!("{v}.{p}"))
+        {
+            return Some(kv);
         }
     }
     None
@@ -170,7 +170,7 @@ pub fn scan_paths(
     let handle = |path: &Path| {
         let outcome = read_and_filter(path, &excludes, &prefilter, opts.max_file_size);
         let n = seen.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % 1024 == 0 {
+        if n.is_multiple_of(1024) {
             progress(n);
         }
         let mut st = stats.lock().unwrap_or_else(|e| e.into_inner());

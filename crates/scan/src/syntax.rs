@@ -95,13 +95,13 @@ pub fn declarator_name<'s>(mut d: Node<'_>, src: &'s str) -> Option<&'s str> {
 pub fn function_name(def: Node<'_>, src: &str) -> String {
     let mut d = def.child_by_field_name("declarator");
     while let Some(n) = d {
-        if n.kind() == "function_declarator" {
-            if let Some(id) = n.child_by_field_name("declarator") {
-                if let Some(name) = declarator_name(id, src) {
-                    return name.to_string();
-                }
-                return collapse_ws(text(id, src));
+        if n.kind() == "function_declarator"
+            && let Some(id) = n.child_by_field_name("declarator")
+        {
+            if let Some(name) = declarator_name(id, src) {
+                return name.to_string();
             }
+            return collapse_ws(text(id, src));
         }
         d = n.child_by_field_name("declarator");
     }
