@@ -9,13 +9,20 @@ fn bin() -> Command {
 }
 
 fn run(args: &[&str], cwd: &Path) -> Output {
-    bin().args(args).current_dir(cwd).output().expect("binary runs")
+    bin()
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("binary runs")
 }
 
 /// A scratch tree with one buggy file (mm/bad.c), one clean file, a
 /// non-UTF-8 file and a binary file, all under a fresh directory.
 fn tree(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("reclaimscope-scan-cli-{name}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "reclaimscope-scan-cli-{name}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("mm")).unwrap();
     std::fs::create_dir_all(dir.join("fs")).unwrap();
@@ -27,8 +34,16 @@ fn tree(name: &str) -> PathBuf {
         "static int f(struct s *s)\n{\n\ts->p = kmalloc(64, GFP_KERNEL | __GFP_NORETRY);\n\tif (!s->p)\n\t\treturn -ENOMEM;\n\treturn 0;\n}\n",
     )
     .unwrap();
-    std::fs::write(dir.join("fs/ok.c"), "static void *g(void)\n{\n\treturn kmalloc(8, GFP_KERNEL);\n}\n").unwrap();
-    std::fs::write(dir.join("fs/latin1.c"), b"/* caf\xe9 */ int x = __GFP_NORETRY;\n").unwrap();
+    std::fs::write(
+        dir.join("fs/ok.c"),
+        "static void *g(void)\n{\n\treturn kmalloc(8, GFP_KERNEL);\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("fs/latin1.c"),
+        b"/* caf\xe9 */ int x = __GFP_NORETRY;\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("fs/blob.h"), b"\x00\x01__GFP_NORETRY\x00").unwrap();
     dir
 }
@@ -41,7 +56,12 @@ fn stdout(o: &Output) -> String {
 fn text_output_and_exit_code() {
     let dir = tree("text");
     let o = run(&["scan", "."], &dir);
-    assert_eq!(o.status.code(), Some(1), "findings exit 1: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "findings exit 1: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = stdout(&o);
     assert!(
         out.starts_with("mm/bad.c:3:9: warning: f(): `kmalloc(64, GFP_KERNEL | __GFP_NORETRY)`"),
@@ -102,14 +122,19 @@ fn sarif_is_2_1_0_with_locations_and_fingerprints() {
     let loc = &r["locations"][0]["physicalLocation"];
     assert_eq!(loc["artifactLocation"]["uri"], "mm/bad.c");
     assert_eq!(loc["region"]["startLine"], 3);
-    assert!(r["partialFingerprints"].as_object().is_some_and(|m| !m.is_empty()));
+    assert!(
+        r["partialFingerprints"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty())
+    );
 }
 
 #[test]
 fn diff_keeps_only_added_lines() {
     let dir = tree("diff");
     let touches = "--- a/mm/bad.c\n+++ b/mm/bad.c\n@@ -2,2 +2,2 @@\n {\n-\ts->p = kmalloc(64, GFP_KERNEL);\n+\ts->p = kmalloc(64, GFP_KERNEL | __GFP_NORETRY);\n";
-    let elsewhere = "--- a/mm/bad.c\n+++ b/mm/bad.c\n@@ -6,1 +6,2 @@\n \treturn 0;\n+\t/* tail */\n";
+    let elsewhere =
+        "--- a/mm/bad.c\n+++ b/mm/bad.c\n@@ -6,1 +6,2 @@\n \treturn 0;\n+\t/* tail */\n";
     std::fs::write(dir.join("touch.patch"), touches).unwrap();
     std::fs::write(dir.join("other.patch"), elsewhere).unwrap();
     let o = run(&["scan", ".", "--diff", "touch.patch"], &dir);
@@ -134,7 +159,11 @@ fn summary_counts_per_rule_and_directory() {
 fn suppression_comment_silences_the_rule() {
     let dir = tree("suppress");
     let src = std::fs::read_to_string(dir.join("mm/bad.c")).unwrap();
-    let src = src.replacen("\ts->p", "\t/* reclaimscope: ignore noretry-no-fallback */\n\ts->p", 1);
+    let src = src.replacen(
+        "\ts->p",
+        "\t/* reclaimscope: ignore noretry-no-fallback */\n\ts->p",
+        1,
+    );
     std::fs::write(dir.join("mm/bad.c"), src).unwrap();
     let o = run(&["scan", "."], &dir);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
@@ -153,17 +182,27 @@ fn rule_and_exclude_filters() {
 fn output_is_deterministic() {
     let dir = tree("determinism");
     for i in 0..20 {
-        std::fs::write(dir.join(format!("mm/copy{i:02}.c")), std::fs::read(dir.join("mm/bad.c")).unwrap()).unwrap();
+        std::fs::write(
+            dir.join(format!("mm/copy{i:02}.c")),
+            std::fs::read(dir.join("mm/bad.c")).unwrap(),
+        )
+        .unwrap();
     }
     let a = run(&["scan", ".", "--format", "json"], &dir);
-    let b = bin().args(["scan", ".", "--format", "json"]).current_dir(&dir).env("RAYON_NUM_THREADS", "1").output().unwrap();
+    let b = bin()
+        .args(["scan", ".", "--format", "json"])
+        .current_dir(&dir)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
     assert_eq!(stdout(&a), stdout(&b));
-    let files: Vec<String> = serde_json::from_str::<serde_json::Value>(&stdout(&a)).unwrap()["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["file"].as_str().unwrap().to_string())
-        .collect();
+    let files: Vec<String> =
+        serde_json::from_str::<serde_json::Value>(&stdout(&a)).unwrap()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["file"].as_str().unwrap().to_string())
+            .collect();
     let mut sorted = files.clone();
     sorted.sort();
     assert_eq!(files, sorted);
