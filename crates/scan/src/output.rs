@@ -74,7 +74,6 @@ pub fn sarif(findings: &[Finding], tool_version: &str) -> String {
                 "informationUri": "https://example.invalid/reclaimscope",
                 "rules": rules
             }},
-            "originalUriBaseIds": { "%SRCROOT%": { "uri": "file:///" } },
             "columnKind": "unicodeCodePoints",
             "results": results
         }]
