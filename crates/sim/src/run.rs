@@ -74,6 +74,10 @@ pub struct Metrics {
     pub direct_reclaim_success_rate: f64,
     /// Mean pages the sources a direct-reclaim round may touch could free.
     pub reach_mean: f64,
+    /// Summed over direct-reclaim rounds: pages the context may touch ...
+    pub reach_pages: u64,
+    /// ... and all reclaimable pages at that moment (reach% = reach / reclaimable).
+    pub reclaimable_pages: u64,
     pub pages_reclaimed: Vec<SourcePages>,
     pub kswapd_pages: u64,
     pub oom_kills: u64,
@@ -91,6 +95,7 @@ pub struct MetricsAcc {
     rounds: u64,
     successes: u64,
     reach_sum: u64,
+    reclaimable_sum: u64,
     pages: Vec<u64>,
     kswapd_pages: u64,
     oom_kills: u64,
@@ -127,6 +132,7 @@ impl MetricsAcc {
             rounds: 0,
             successes: 0,
             reach_sum: 0,
+            reclaimable_sum: 0,
             pages: vec![0; sim.source_count()],
             kswapd_pages: 0,
             oom_kills: 0,
@@ -170,6 +176,8 @@ impl MetricsAcc {
             } else {
                 self.reach_sum as f64 / self.rounds as f64
             },
+            reach_pages: self.reach_sum,
+            reclaimable_pages: self.reclaimable_sum,
             pages_reclaimed: self
                 .pages
                 .iter()
@@ -299,6 +307,7 @@ fn account(sim: &Sim, ev: &Events, step: u64, start: &mut [u64], acc: &mut Metri
             EvKind::ReclaimEnter => {
                 acc.rounds += 1;
                 acc.reach_sum += e.a as u64;
+                acc.reclaimable_sum += e.c as u64;
             }
             EvKind::ReclaimDone => {
                 acc.pages[e.a as usize] += e.b as u64;

@@ -1188,6 +1188,7 @@ impl Sim {
         if self.tasks[t].kind != Kind::Kswapd {
             let reach = self.reach(w, t, &ctx);
             ev.push(EvKind::ReclaimEnter, t, reach, s as u16);
+            ev.ev[ev.n as usize - 1].c = self.reclaimable(w);
             n.tasks[t].bits &= !B_RECLAIMING;
         }
         let task = &mut n.tasks[t];
@@ -1534,6 +1535,27 @@ impl Sim {
         ev.push(EvKind::AllocFail, t, site, !info.fallback as u16);
     }
 
+    /// Every page some context could reclaim right now (reach's denominator).
+    pub(crate) fn reclaimable(&self, w: &World) -> u16 {
+        let full = Reclaim::Bufio {
+            lock: LockMode::Blocking,
+            write_dirty: true,
+        };
+        (0..self.srcs.len())
+            .map(|s| self.freeable(w, s, full))
+            .sum()
+    }
+
+    /// Liveness hint for the checker: does this step count as progress?
+    /// Every enabled choice changes the world; only kswapd going back to
+    /// sleep (to be woken again) does no work.
+    pub fn is_progress(&self, w: &World, c: Choice) -> bool {
+        let t = c.task as usize;
+        !(c.kind == ChoiceKind::Run
+            && self.tasks[t].kind == Kind::Kswapd
+            && w.tasks[t].st == ST_IDLE)
+    }
+
     /// Pages the sources `t` may touch could give back (seed 003's "reach").
     pub(crate) fn reach(&self, w: &World, t: usize, ctx: &ReclaimCtx) -> u16 {
         (0..self.srcs.len())
@@ -1620,6 +1642,8 @@ pub struct Event {
     pub task: u8,
     pub a: u16,
     pub b: u16,
+    /// `ReclaimEnter`: every reclaimable page at that moment.
+    pub c: u16,
 }
 
 /// What one step did (at most four events).
@@ -1637,6 +1661,7 @@ impl Events {
                 task: task as u8,
                 a,
                 b,
+                c: 0,
             };
             self.n += 1;
         }

@@ -492,7 +492,7 @@ impl Sim {
                         ""
                     };
                     return format!(
-                        "{name}: {what} {again}finds {} free page{} (min watermark {}) and enters direct reclaim",
+                        "{name}: {what} {again}finds {} free page{}, not above the min watermark ({}), and enters direct reclaim",
                         w.free,
                         plural(w.free),
                         self.sc.memory.min

@@ -121,6 +121,10 @@ impl World {
     pub fn page_cache(&self, f: usize) -> (u16, u16) {
         (self.fs[f].clean, self.fs[f].dirty)
     }
+    /// Heap bytes owned besides `size_of::<World>()`: none, the world is inline.
+    pub fn heap_bytes(&self) -> usize {
+        0
+    }
     /// Whether task `t` finished (or was OOM-killed).
     pub fn task_finished(&self, t: usize) -> bool {
         matches!(self.tasks[t].st, ST_DONE | ST_KILLED)
