@@ -93,7 +93,7 @@ fn bad_files_are_counted_not_fatal() {
         ],
     );
     let opts = ScanOptions::default();
-    let report = scan_paths(&[dir.clone()], &opts, &|_| {}).expect("scan runs");
+    let report = scan_paths(std::slice::from_ref(&dir), &opts, &|_| {}).expect("scan runs");
     assert_eq!(report.stats.skipped_non_utf8, 1);
     assert_eq!(report.stats.skipped_binary, 1);
     assert_eq!(report.stats.files_seen, 2, "only .c and .h files are read");
