@@ -4,6 +4,7 @@
 
 mod cmd;
 mod diag;
+mod load;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
