@@ -124,7 +124,7 @@ fn progress_bar() -> Option<ProgressBar> {
     }
     let b = ProgressBar::new_spinner();
     b.set_style(
-        ProgressStyle::with_template("{spinner} scanning: {pos} files read, {elapsed}").ok()?,
+        ProgressStyle::with_template("{spinner} scanning: {pos} files walked, {elapsed}").ok()?,
     );
     b.enable_steady_tick(std::time::Duration::from_millis(120));
     Some(b)
