@@ -816,10 +816,12 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         }
         let (fs, file) = fs_of_file(&d.file)?;
         let qd = d.queue_depth.as_ref().map_or(1, |q| *q.get_ref());
-        if let Some(q) = &d.queue_depth {
-            if !(1..=8).contains(q.get_ref()) {
-                return Err(e.at(check_span(q), "queue_depth must be 1..=8"));
-            }
+        if let Some(q) = d
+            .queue_depth
+            .as_ref()
+            .filter(|q| !(1..=8).contains(q.get_ref()))
+        {
+            return Err(e.at(check_span(q), "queue_depth must be 1..=8"));
         }
         let process = d.process.clone().unwrap_or_else(|| match kind.as_str() {
             "tcmu" => "tcmu-runner".into(),
@@ -1054,7 +1056,7 @@ fn check_stack(
             DevKind::Loop { fs, .. } | DevKind::Daemon { fs, .. } => Some(sc.fss[*fs].dev),
         }
     };
-    for start in 0..n {
+    for (start, start_name) in dev_names.iter().enumerate().take(n) {
         let mut d = start;
         let mut path = vec![sc.devices[d].name.clone()];
         for _ in 0..n {
@@ -1063,7 +1065,7 @@ fn check_stack(
                 Some(x) if x == start => {
                     path.push(sc.devices[x].name.clone());
                     return Err(e.at(
-                        dev_names[start].span(),
+                        start_name.span(),
                         format!("cycle in the device stack: {}", path.join(" -> ")),
                     ));
                 }
@@ -1075,11 +1077,10 @@ fn check_stack(
         }
     }
     if let Some(s) = &raw.memory.swap {
-        let d = names_idx(sc, s.get_ref());
-        if let Some(d) = d {
-            if !matches!(sc.devices[d].kind, DevKind::Disk) {
-                return Err(e.at(s.span(), "swap must be on a disk in this model"));
-            }
+        let on_disk =
+            names_idx(sc, s.get_ref()).is_none_or(|d| matches!(sc.devices[d].kind, DevKind::Disk));
+        if !on_disk {
+            return Err(e.at(s.span(), "swap must be on a disk in this model"));
         }
     }
     Ok(())

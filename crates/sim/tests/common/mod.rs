@@ -25,7 +25,7 @@ pub enum Verdict {
     Bad {
         status: Status,
         trace: Vec<Choice>,
-        world: World,
+        world: Box<World>,
     },
 }
 
@@ -53,7 +53,7 @@ pub fn explore(sim: &Sim, max_states: usize) -> Verdict {
                     return Verdict::Bad {
                         status: st,
                         trace,
-                        world: w,
+                        world: Box::new(w),
                     };
                 }
                 continue;
