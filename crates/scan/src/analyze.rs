@@ -224,20 +224,76 @@ pub fn regions(src: &str, tokens: &[String]) -> Vec<std::ops::Range<usize>> {
         if out.last().is_some_and(|r| h < r.end) {
             continue;
         }
-        let start = memchr::memmem::rfind(&bytes[..h], b"\n}")
-            .and_then(|i| memchr::memchr(b'\n', &bytes[i + 1..]).map(|j| i + 1 + j + 1))
-            .filter(|&s| s <= h)
-            .unwrap_or(0);
-        let end = memchr::memmem::find(&bytes[h..], b"\n}")
-            .map(|i| h + i + 1)
-            .map(|i| memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |j| i + j + 1))
-            .unwrap_or(bytes.len());
+        let (mut start, mut before) = prev_boundary(bytes, h);
+        let mut end = next_boundary(bytes, h);
+        // A `}` in column 0 inside a function (a mis-indented block) would
+        // cut it in two: widen until the braces balance (bounded).
+        for _ in 0..32 {
+            match brace_balance(&bytes[start..end]) {
+                b if b < 0 && before.is_some() => {
+                    (start, before) = prev_boundary(bytes, before.unwrap_or(0));
+                }
+                b if b > 0 && end < bytes.len() => end = next_boundary(bytes, end - 1),
+                _ => break,
+            }
+        }
         match out.last_mut() {
             Some(r) if start <= r.end => r.end = r.end.max(end),
             _ => out.push(start..end),
         }
     }
     out
+}
+
+/// Start of the line after the last line beginning with `}` before
+/// `limit` (or 0), and where that `\n}` is, to widen further.
+fn prev_boundary(bytes: &[u8], limit: usize) -> (usize, Option<usize>) {
+    match memchr::memmem::rfind(&bytes[..limit], b"\n}") {
+        Some(i) => {
+            let start =
+                memchr::memchr(b'\n', &bytes[i + 1..]).map_or(bytes.len(), |j| i + 1 + j + 1);
+            (start.min(limit), Some(i))
+        }
+        None => (0, None),
+    }
+}
+
+/// End (after the newline) of the next line beginning with `}` after `from`.
+fn next_boundary(bytes: &[u8], from: usize) -> usize {
+    memchr::memmem::find(&bytes[from..], b"\n}")
+        .map(|i| from + i + 1)
+        .map_or(bytes.len(), |i| {
+            memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |j| i + j + 1)
+        })
+}
+
+/// `{` minus `}` outside comments, strings and character literals.
+fn brace_balance(b: &[u8]) -> i64 {
+    let mut bal = 0i64;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = memchr::memmem::find(&b[i + 2..], b"*/").map_or(b.len(), |j| i + 2 + j + 2);
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |j| i + j);
+                continue;
+            }
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' => bal += 1,
+            b'}' => bal -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    bal
 }
 
 /// Object-like `#define NAME BODY` lines (continuations joined, comments dropped).
@@ -598,5 +654,39 @@ fn mask_shaped(n: Node<'_>) -> bool {
             .child_by_field_name("operator")
             .is_some_and(|o| o.kind() == "~"),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region_texts(src: &str, tok: &str) -> Vec<String> {
+        regions(src, &[tok.to_string()])
+            .into_iter()
+            .map(|r| src[r].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn region_is_the_enclosing_top_level_function() {
+        let src = "int a(void)\n{\n\treturn 0;\n}\n\nint b(void)\n{\n\treturn HIT;\n}\nint c(void)\n{\n}\n";
+        assert_eq!(
+            region_texts(src, "HIT"),
+            vec!["\nint b(void)\n{\n\treturn HIT;\n}\n".to_string()]
+        );
+    }
+
+    #[test]
+    fn misindented_brace_does_not_split_a_function() {
+        // fs/btrfs/volumes.c in 6.1 closes an `if` block in column 0.
+        let src =
+            "int f(void)\n{\n\tif (x) {\n\t\tgoto out;\n}\n\tp = HIT;\nout:\n\treturn 0;\n}\n";
+        assert_eq!(region_texts(src, "HIT"), vec![src.to_string()]);
+    }
+
+    #[test]
+    fn braces_in_comments_and_strings_do_not_count() {
+        assert_eq!(brace_balance(b"/* { */ \"{\" '{' // {\n{}"), 0);
     }
 }
