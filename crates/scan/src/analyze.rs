@@ -10,6 +10,7 @@ use crate::syntax::{
     text, value_parent,
 };
 use reclaimscope_model::gfp::GfpValue;
+use reclaimscope_model::task::{Scope, TaskFlags, current_gfp_context, memalloc_save};
 use std::collections::{HashMap, HashSet};
 use tree_sitter::{Node, Parser, Tree};
 
@@ -84,7 +85,11 @@ pub struct AllocCall<'t> {
     pub call: Node<'t>,
     pub name: String,
     pub gfp_arg: Node<'t>,
+    /// The mask as written, resolved through locals and defines.
     pub mask: GfpValue,
+    /// What the allocator sees: `mask` after the memalloc scopes open at
+    /// the call in this function (`current_gfp_context`).
+    pub effective: GfpValue,
 }
 
 /// Everything the rules look at inside one function.
@@ -497,8 +502,17 @@ fn index_function<'a, 't>(
                 name: name.to_string(),
                 gfp_arg: arg,
                 mask,
+                effective: mask,
             });
         }
+    }
+    for k in 0..func.allocs.len() {
+        let task = scope_flags(&func.open_scopes_at(func.allocs[k].call.start_byte()));
+        let m = func.allocs[k].mask;
+        func.allocs[k].effective = GfpValue {
+            must: current_gfp_context(task, m.must),
+            may: current_gfp_context(task, m.may),
+        };
     }
     func
 }
@@ -536,6 +550,21 @@ fn scope_call<'t>(call: Node<'t>, kind: ScopeKind, is_save: bool, src: &str) -> 
         var: var_node.map(|v| squash(text(v, src))),
         local,
     }
+}
+
+/// Task flags of the given open scopes, as the model's memalloc_*_save set them.
+fn scope_flags(open: &[&ScopeCall<'_>]) -> TaskFlags {
+    let mut task = TaskFlags(0);
+    for s in open {
+        let scope = match s.kind {
+            ScopeKind::Nofs => Scope::Nofs,
+            ScopeKind::Noio => Scope::Noio,
+            ScopeKind::Noreclaim => Scope::Noreclaim,
+            ScopeKind::Pin => Scope::Pin,
+        };
+        memalloc_save(&mut task, scope);
+    }
+    task
 }
 
 /// Calls that compute, test or record a mask rather than allocate with it.

@@ -12,7 +12,7 @@ use tree_sitter::Node;
 pub fn run(file: &FileCtx<'_>, func: &Func<'_, '_>, rules: &[Rule], out: &mut Vec<Finding>) {
     let on = |r: Rule| rules.contains(&r);
     for a in &func.allocs {
-        if a.mask.surely(Gfp::NORETRY) {
+        if a.effective.surely(Gfp::NORETRY) {
             noretry_rules(file, func, a, &on, out);
         }
         nofs_rules(file, func, a, &on, out);
@@ -36,8 +36,8 @@ fn noretry_rules(
     on: &dyn Fn(Rule) -> bool,
     out: &mut Vec<Finding>,
 ) {
-    let mask = mask_text(a.mask);
-    if a.mask.surely_not(Gfp::DIRECT_RECLAIM) {
+    let mask = mask_text(a.effective);
+    if a.effective.surely_not(Gfp::DIRECT_RECLAIM) {
         if on(Rule::NoretryUseless) {
             out.push(func.finding(
                 file,
@@ -50,7 +50,7 @@ fn noretry_rules(
         }
         return;
     }
-    if a.mask.surely(Gfp::RETRY_MAYFAIL) && on(Rule::NoretryVsRetryMayfail) {
+    if a.effective.surely(Gfp::RETRY_MAYFAIL) && on(Rule::NoretryVsRetryMayfail) {
         out.push(func.finding(
             file,
             Rule::NoretryVsRetryMayfail,
@@ -576,7 +576,7 @@ fn nofs_rules(
     let in_any = open
         .iter()
         .any(|s| matches!(s.kind, ScopeKind::Nofs | ScopeKind::Noio));
-    let mask = mask_text(a.mask);
+    let mask = mask_text(a.effective);
     let flag = if noio { "GFP_NOIO" } else { "GFP_NOFS" };
     if let Some(s) = covering {
         if on(Rule::NofsRedundantInScope) {

@@ -123,3 +123,17 @@ fn garbage_does_not_panic() {
         let _ = scan_source("x.c", src, &Rule::ALL, facts);
     }
 }
+
+#[test]
+fn mask_is_the_effective_one_inside_a_scope() {
+    // mm/page_alloc.c applies current_gfp_context(): a NOIO scope clears
+    // __GFP_IO and __GFP_FS from whatever the call spells.
+    let src = fixture("scope.c");
+    let facts = kernel_facts(Some(KernelVersion::parse("6.1").unwrap()));
+    let f = scan_source("scope.c", &src, &[Rule::NoretryNoFallback], facts);
+    let hit = f
+        .iter()
+        .find(|x| x.function == "noretry_in_scope")
+        .expect("finding in scope");
+    assert_eq!(hit.mask, "GFP_NOIO | __GFP_NORETRY");
+}
