@@ -251,7 +251,7 @@ impl ParentLog {
 }
 
 fn gentle_increment(cap: usize) -> usize {
-    (cap / 16).max(1024)
+    (cap / 16).max(256)
 }
 
 /// Grow a vector by 1/16 instead of doubling, so spare capacity stays small

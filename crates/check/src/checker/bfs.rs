@@ -112,6 +112,50 @@ fn expand_block<M: Model>(
     }
 }
 
+/// A BFS level: states in discovery order, in segments that are allocated
+/// once at their final size (64, 128, ... up to [`MAX_BLOCK`] entries). No
+/// reallocation ever copies queued states, and each segment is one block of
+/// the next level's expansion.
+struct Queue<S> {
+    segments: Vec<Vec<(S, u32)>>,
+    len: usize,
+}
+
+impl<S> Queue<S> {
+    fn new() -> Queue<S> {
+        Queue {
+            segments: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Entries the next segment will hold, if the next push allocates one.
+    fn next_allocation(&self) -> Option<usize> {
+        match self.segments.last() {
+            Some(seg) if seg.len() < seg.capacity() => None,
+            Some(seg) => Some((seg.capacity() * 2).min(MAX_BLOCK)),
+            None => Some(FIRST_BLOCK),
+        }
+    }
+
+    /// Append; returns the slots newly allocated.
+    fn push(&mut self, item: (S, u32)) -> usize {
+        let added = self.next_allocation();
+        if let Some(n) = added {
+            self.segments.push(Vec::with_capacity(n));
+        }
+        if let Some(seg) = self.segments.last_mut() {
+            seg.push(item);
+        }
+        self.len += 1;
+        added.unwrap_or(0)
+    }
+
+    fn slots(&self) -> usize {
+        self.segments.iter().map(Vec::capacity).sum()
+    }
+}
+
 /// A block and its expansion, waiting to be merged.
 type Expanded<'f, S> = (&'f [(S, u32)], Vec<Batch<S>>);
 
@@ -193,16 +237,13 @@ impl<M: Model> Search<'_, M> {
         parent: u32,
         choice: u32,
         state: M::State,
-        next: &mut Vec<(M::State, u32)>,
+        next: &mut Queue<M::State>,
     ) -> Result<(), BoundHit> {
         let bytes = queued_bytes(self.model, &state);
         let need = self.memory_with_one_more(bytes)
-            + if next.len() == next.capacity() {
-                // A full Vec reallocates to double: both buffers live at once.
-                (next.capacity().max(4) * std::mem::size_of::<(M::State, u32)>()) as u64 * 2
-            } else {
-                0
-            };
+            + next.next_allocation().map_or(0, |n| {
+                (n * std::mem::size_of::<(M::State, u32)>()) as u64
+            });
         // Checked as if the state were new; a bound only counts when it is.
         if let Some(hit) = self.limits.check(self.visited.len() as u64 + 1, need)
             && !self.visited.contains(key)
@@ -218,9 +259,7 @@ impl<M: Model> Search<'_, M> {
             return Err(hit);
         }
         let index = self.log.push(parent, choice);
-        let before = next.capacity();
-        next.push((state, index));
-        self.queue_slots += (next.capacity() - before) as u64;
+        self.queue_slots += next.push((state, index)) as u64;
         self.queue_heap += bytes - std::mem::size_of::<(M::State, u32)>() as u64;
         self.peak = self.peak.max(self.memory() + self.pending);
         Ok(())
@@ -231,7 +270,7 @@ impl<M: Model> Search<'_, M> {
         &mut self,
         block: &[(M::State, u32)],
         batches: Vec<Batch<M::State>>,
-        next: &mut Vec<(M::State, u32)>,
+        next: &mut Queue<M::State>,
     ) -> Result<(), Stop> {
         self.pending = batches
             .iter()
@@ -263,20 +302,6 @@ impl<M: Model> Search<'_, M> {
         self.pending = 0;
         Ok(())
     }
-}
-
-/// Cut a level into blocks of growing size.
-fn split_blocks<S>(frontier: &[S]) -> Vec<&[S]> {
-    let mut blocks = Vec::new();
-    let mut rest = frontier;
-    let mut size = FIRST_BLOCK;
-    while !rest.is_empty() {
-        let (block, tail) = rest.split_at(size.min(rest.len()));
-        blocks.push(block);
-        rest = tail;
-        size = (size * 2).min(MAX_BLOCK);
-    }
-    blocks
 }
 
 /// Rebuild the path to logged state `index` by replaying action positions.
@@ -320,7 +345,7 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
     };
     let mut search = Search {
         model,
-        visited: FpTable::with_capacity(1 << 12),
+        visited: FpTable::with_capacity(256),
         log: ParentLog::default(),
         limits: Limits::new(opts.bounds),
         transitions: 0,
@@ -336,7 +361,7 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
         trace,
     };
 
-    let mut frontier: Vec<(M::State, u32)> = Vec::new();
+    let mut frontier: Queue<M::State> = Queue::new();
     for (i, s) in model.init_states().into_iter().enumerate() {
         let key = key_of(model, &s, opts.symmetry);
         if let Err(hit) = search.admit(key, ROOT, i as u32, s, &mut frontier) {
@@ -345,9 +370,10 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
     }
 
     let mut depth: u32 = 0;
-    while !frontier.is_empty() {
-        let mut next: Vec<(M::State, u32)> = Vec::new();
-        let blocks = split_blocks(&frontier);
+    while frontier.len > 0 {
+        let mut next: Queue<M::State> = Queue::new();
+        let blocks: Vec<&[(M::State, u32)]> =
+            frontier.segments.iter().map(Vec::as_slice).collect();
         // Pipeline: merge block k on one thread while block k+1 is expanded
         // by the others. Merging stays in frontier order, so the result does
         // not depend on the thread count.
@@ -379,16 +405,18 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
             if let Some(hit) = search.limits.check_time() {
                 return finish(&search, Verdict::Inconclusive(hit), depth, None);
             }
-            search.progress(opts, depth, frontier.len() + next.len());
+            search.progress(opts, depth, frontier.len + next.len);
             pending = expanded;
         }
         // The expanded level's states leave the queue.
         let freed_heap: u64 = frontier
+            .segments
             .iter()
+            .flatten()
             .map(|(s, _)| model.heap_bytes(s) as u64)
             .sum();
         search.queue_heap -= freed_heap;
-        search.queue_slots -= frontier.capacity() as u64;
+        search.queue_slots -= frontier.slots() as u64;
         frontier = next;
         depth += 1;
     }

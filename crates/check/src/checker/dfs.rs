@@ -221,8 +221,8 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
     let mut search = Search {
         model,
         opts,
-        seen: FpTable::with_capacity(1 << 12),
-        np_done: FpTable::with_capacity(1 << 12),
+        seen: FpTable::with_capacity(256),
+        np_done: FpTable::with_capacity(256),
         limits: Limits::new(opts.bounds),
         transitions: 0,
         depth: 0,
