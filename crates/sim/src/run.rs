@@ -256,7 +256,9 @@ fn walk(
     record: bool,
 ) -> (Status, World, Vec<Choice>) {
     let mut rng = Rng::new(seed);
-    let mut w = sim.initial();
+    // Two boxed worlds, swapped each step: no copy of the successor.
+    let mut w = Box::new(sim.initial());
+    let mut next = w.clone();
     let mut buf: Vec<Choice> = Vec::with_capacity(32);
     let mut trace = Vec::new();
     let mut ev = Events::default();
@@ -266,7 +268,7 @@ fn walk(
     let status = loop {
         sim.choices(&w, &mut buf);
         if buf.is_empty() {
-            break sim.status(&w);
+            break sim.final_status(&w);
         }
         if steps >= max_steps {
             break Status::Running;
@@ -278,14 +280,15 @@ fn walk(
         let dt = cost(c);
         // Waiters accrue wait for the whole step, measured in the world before it.
         account_locks(sim, &w, dt, acc);
-        w = sim.step_ev(&w, c, &mut ev);
+        sim.step_into(&w, c, &mut ev, &mut next);
+        std::mem::swap(&mut w, &mut next);
         steps += 1;
         time += dt;
         account(sim, &ev, time, &mut start, acc);
     };
     acc.steps += steps;
     acc.time = time;
-    (status, w, trace)
+    (status, *w, trace)
 }
 
 fn account(sim: &Sim, ev: &Events, step: u64, start: &mut [u64], acc: &mut MetricsAcc) {

@@ -117,6 +117,8 @@ pub(crate) enum SiteKind {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SiteCtx {
     pub ctx: ReclaimCtx,
+    /// Index of `ctx` in `Sim::ctxs` (for the per-source answer cache).
+    pub cid: u16,
     pub direct: bool,
     pub wakes: bool,
     pub retries: Retries,
@@ -195,6 +197,12 @@ pub struct Sim {
     pub(crate) devs: Vec<DevInfo>,
     pub(crate) kswapd: Option<u8>,
     pub(crate) kswapd_ctx: ReclaimCtx,
+    pub(crate) kswapd_cid: u16,
+    /// Distinct reclaim contexts, and for each, the policy's answer per
+    /// source when that answer does not depend on the world (`None`: ask
+    /// with `WorldDeps` each time).
+    pub(crate) ctxs: Vec<ReclaimCtx>,
+    pub(crate) cache: Vec<Option<Reclaim>>,
     pub(crate) fs_dev: Vec<u8>,
     pub(crate) init: World,
 }
@@ -275,6 +283,7 @@ impl Compiler<'_> {
             let b = slow_path(ctx.task, ctx.gfp, order as u32);
             table.push(SiteCtx {
                 ctx,
+                cid: 0,
                 direct: b.direct_reclaim,
                 wakes: b.wakes_kswapd,
                 retries: b.retries,
@@ -763,6 +772,24 @@ impl Sim {
             gfp: Gfp::KERNEL,
             ..AllocSite::default()
         });
+        let mut sites = c.sites;
+        let mut ctxs: Vec<ReclaimCtx> = Vec::new();
+        let mut intern = |ctx: ReclaimCtx| -> u16 {
+            match ctxs.iter().position(|c| *c == ctx) {
+                Some(i) => i as u16,
+                None => {
+                    ctxs.push(ctx);
+                    (ctxs.len() - 1) as u16
+                }
+            }
+        };
+        for site in &mut sites {
+            for e in &mut site.table {
+                e.cid = intern(e.ctx);
+            }
+        }
+        let kswapd_cid = intern(kswapd_ctx);
+        let cache = answer_cache(policy, &ctxs, &srcs);
         let fs_dev = sc.fss.iter().map(|f| f.dev as u8).collect();
         let mut w = World {
             free: sc.memory.free,
@@ -816,12 +843,15 @@ impl Sim {
             sc: sc.clone(),
             policy,
             ops: c.ops,
-            sites: c.sites,
+            sites,
             tasks,
             srcs,
             devs,
             kswapd,
             kswapd_ctx,
+            kswapd_cid,
+            ctxs,
+            cache,
             fs_dev,
             init: w,
         })
@@ -918,6 +948,15 @@ impl Sim {
         }
     }
 
+    /// `touch` for an interned context: the cached answer when the policy's
+    /// answer does not depend on the world.
+    pub(crate) fn touch_c(&self, w: &World, t: usize, cid: u16, s: usize) -> Option<Reclaim> {
+        match self.cache[cid as usize * self.srcs.len() + s] {
+            Some(r) => self.useful(w, s, r).then_some(r),
+            None => self.touch(w, t, &self.ctxs[cid as usize], s),
+        }
+    }
+
     /// What reclaim from `ctx` does with source `s` in `w`, if it can free anything.
     pub(crate) fn touch(&self, w: &World, t: usize, ctx: &ReclaimCtx, s: usize) -> Option<Reclaim> {
         let info = &self.srcs[s];
@@ -998,8 +1037,16 @@ impl Sim {
         for t in 0..w.nt as usize {
             self.task_choices(w, t, out);
         }
-        for (d, info) in self.devs.iter().enumerate() {
-            if info.disk && self.queued_on(w, d).is_some() {
+        let mut queued = 0u32;
+        for task in &w.tasks[..w.nt as usize] {
+            if task.bio_st == BIO_QUEUED {
+                queued |= 1 << task.bio_dev;
+            }
+        }
+        while queued != 0 {
+            let d = queued.trailing_zeros() as usize;
+            queued &= queued - 1;
+            if self.devs[d].disk {
                 out.push(Choice::new(ChoiceKind::Complete, d, 0));
             }
         }
@@ -1035,7 +1082,7 @@ impl Sim {
                         let before = out.len();
                         if w.free < self.sc.memory.high {
                             for s in 0..self.srcs.len() {
-                                if self.touch(w, t, &self.kswapd_ctx, s).is_some() {
+                                if self.touch_c(w, t, self.kswapd_cid, s).is_some() {
                                     out.push(Choice::new(ChoiceKind::Reclaim, t, s));
                                 }
                             }
@@ -1091,7 +1138,7 @@ impl Sim {
         let sc = self.site_ctx(w, t, site);
         let before = out.len();
         for s in 0..self.srcs.len() {
-            if self.touch(w, t, &sc.ctx, s).is_some() {
+            if self.touch_c(w, t, sc.cid, s).is_some() {
                 out.push(Choice::new(ChoiceKind::Reclaim, t, s));
             }
         }
@@ -1120,11 +1167,23 @@ impl Sim {
     /// `step`, also reporting what happened (for `run`'s metrics).
     pub fn step_ev(&self, w: &World, c: Choice, ev: &mut Events) -> World {
         let mut n = w.clone();
+        self.apply(&mut n, w, c, ev);
+        n
+    }
+
+    /// `step_ev` into a caller-owned world (no copy of the result): `out`
+    /// becomes the successor of `w`.
+    pub fn step_into(&self, w: &World, c: Choice, ev: &mut Events, out: &mut World) {
+        out.clone_from(w);
+        self.apply(out, w, c, ev);
+    }
+
+    fn apply(&self, n: &mut World, w: &World, c: Choice, ev: &mut Events) {
         ev.n = 0;
         let t = c.task as usize;
         match c.kind {
             ChoiceKind::Complete => {
-                if let Some(j) = self.queued_on(&n, t) {
+                if let Some(j) = self.queued_on(n, t) {
                     n.tasks[j].bio_st = BIO_DONE;
                 }
             }
@@ -1132,7 +1191,7 @@ impl Sim {
                 let j = c.arg as usize;
                 n.tasks[j].bio_st = BIO_SERVING;
                 let Kind::Server { dev, .. } = self.tasks[t].kind else {
-                    return n;
+                    return;
                 };
                 let info = &self.devs[dev as usize];
                 let task = &mut n.tasks[t];
@@ -1149,13 +1208,12 @@ impl Sim {
                 let pages = n.fs[f].dirty.min(self.sc.memory.batch) as u8;
                 let dev = self.fs_dev[f];
                 n.tasks[t].rsrc = f as u8;
-                self.submit(&mut n, t, dev, true, pages);
+                self.submit(n, t, dev, true, pages);
                 n.tasks[t].st = ST_OP_IO;
             }
-            ChoiceKind::Reclaim => self.start_reclaim(&mut n, w, t, c.arg as usize, ev),
-            ChoiceKind::Run => self.run_task(&mut n, w, t, ev),
+            ChoiceKind::Reclaim => self.start_reclaim(n, w, t, c.arg as usize, ev),
+            ChoiceKind::Run => self.run_task(n, w, t, ev),
         }
-        n
     }
 
     fn submit(&self, n: &mut World, t: usize, dev: u8, write: bool, pages: u8) {
@@ -1555,8 +1613,9 @@ impl Sim {
 
     /// Pages the sources `t` may touch could give back (seed 003's "reach").
     pub(crate) fn reach(&self, w: &World, t: usize, ctx: &ReclaimCtx) -> u16 {
+        let cid = self.ctxs.iter().position(|c| c == ctx).unwrap_or(0) as u16;
         (0..self.srcs.len())
-            .filter_map(|s| self.touch(w, t, ctx, s).map(|r| self.freeable(w, s, r)))
+            .filter_map(|s| self.touch_c(w, t, cid, s).map(|r| self.freeable(w, s, r)))
             .sum()
     }
 
@@ -1579,6 +1638,11 @@ impl Sim {
         if !buf.is_empty() {
             return Status::Running;
         }
+        self.final_status(w)
+    }
+
+    /// The status of a world known to have no choices.
+    pub fn final_status(&self, w: &World) -> Status {
         if !self.unfinished(w) {
             return Status::Completed;
         }
@@ -1792,4 +1856,32 @@ impl Sim {
         }
         n
     }
+}
+
+/// Records whether the policy consulted the world.
+struct Probe(std::cell::Cell<bool>);
+
+impl Deps for Probe {
+    fn holds_lock_needed_by(&self, _: &Source) -> bool {
+        self.0.set(true);
+        false
+    }
+    fn depends_on_ctx(&self, _: &Source) -> bool {
+        self.0.set(true);
+        false
+    }
+}
+
+/// The policy's answer for every (context, source) pair whose answer does
+/// not depend on the world; `None` where it asked about dependencies.
+fn answer_cache(policy: Policy, ctxs: &[ReclaimCtx], srcs: &[SrcInfo]) -> Vec<Option<Reclaim>> {
+    let mut out = Vec::with_capacity(ctxs.len() * srcs.len());
+    for ctx in ctxs {
+        for src in srcs {
+            let probe = Probe(std::cell::Cell::new(false));
+            let r = policy.touch(ctx, &src.src, &probe);
+            out.push((!probe.0.get()).then_some(r));
+        }
+    }
+    out
 }

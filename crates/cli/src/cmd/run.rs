@@ -2,7 +2,9 @@
 
 use crate::diag::{InputError, render};
 use reclaimscope_model::Policy;
-use reclaimscope_sim::{MetricsAcc, Outcome, RunReport, Scenario, ScenarioError, Sim, run_with};
+use reclaimscope_sim::{
+    MetricsAcc, Outcome, RunReport, Scenario, ScenarioError, Sim, Status, run_quiet,
+};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -116,22 +118,19 @@ pub fn run(args: Args) -> Result<u8, InputError> {
         stuck: 0,
     };
     let mut first_failure: Option<RunReport> = None;
-    let mut last = None;
     for i in 0..args.runs.max(1) {
         let seed = args.seed.wrapping_add(i);
-        let r = run_with(&sim, seed, args.max_steps, &mut acc);
-        match r.outcome {
-            Outcome::Completed => counts.completed += 1,
-            Outcome::Deadlock => counts.deadlock += 1,
-            Outcome::Stuck => counts.stuck += 1,
+        let (status, _) = run_quiet(&sim, seed, args.max_steps, &mut acc);
+        match status {
+            Status::Completed => counts.completed += 1,
+            Status::Deadlock => counts.deadlock += 1,
+            Status::Stuck | Status::Running => counts.stuck += 1,
         }
-        if r.outcome != Outcome::Completed && first_failure.is_none() {
-            first_failure = Some(r);
-        } else {
-            last = Some(r);
+        if status != Status::Completed && first_failure.is_none() {
+            // Replay the same seed to tell its story (runs are deterministic).
+            first_failure = Some(reclaimscope_sim::run(&sim, seed, args.max_steps));
         }
     }
-    let _ = last;
     let metrics = acc.finish(&sim);
     let outcome = if counts.deadlock > 0 {
         Outcome::Deadlock
