@@ -1256,6 +1256,7 @@ impl Sim {
                     n.bufio[b as usize].queued = true;
                 }
                 n.tasks[t].bits |= B_ROUND;
+                n.tasks[t].rsrc = 0;
                 ev.push(EvKind::ReclaimDone, t, s as u16, 0);
                 return;
             }
@@ -1356,6 +1357,8 @@ impl Sim {
         ev.push(EvKind::ReclaimDone, t, s as u16, freed);
         let task = &mut n.tasks[t];
         task.rstep = 0;
+        // No stale fields: equal situations must be equal worlds.
+        task.rsrc = 0;
         task.bits &= !B_WRITE;
         match self.tasks[t].kind {
             Kind::Kswapd => task.st = ST_IDLE,
@@ -1401,6 +1404,7 @@ impl Sim {
                     fs.clean += k;
                     Self::clear_bio(n, t);
                     n.tasks[t].st = ST_IDLE;
+                    n.tasks[t].rsrc = 0;
                     return;
                 }
                 if let Op::Writeback { fs } = self.ops[task.pc as usize] {
