@@ -82,7 +82,8 @@ where
     let checker = Peer { model, property }
         .checker()
         .threads(threads)
-        .target_state_count(max_states() as usize)
+        // Stateright counts generated states (with duplicates) against this.
+        .target_state_count(max_states() as usize * 8)
         .spawn_bfs()
         .join();
     let seconds = start.elapsed().as_secs_f64();

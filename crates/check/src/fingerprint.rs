@@ -94,10 +94,13 @@ impl Hasher for FpHasher {
             self.mix(u64::from_le_bytes(w));
         }
         let rest = chunks.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
+        // Byte by byte: a `copy_from_slice` of < 8 bytes is a libc call.
+        let tail = rest
+            .iter()
+            .enumerate()
+            .fold(0u64, |w, (i, &b)| w | u64::from(b) << (8 * i));
         // The length goes into the top byte so "ab" and "ab\0" differ.
-        self.mix(u64::from_le_bytes(w) ^ ((bytes.len() as u64) << 56));
+        self.mix(tail ^ ((bytes.len() as u64) << 56));
     }
     #[inline]
     fn write_u8(&mut self, i: u8) {

@@ -1,12 +1,17 @@
 //! Level-synchronous breadth-first search.
 //!
-//! Each level's frontier is cut into blocks. A block is expanded in parallel
-//! (successors computed, fingerprinted, and filtered against the visited set,
-//! which is only read in this phase); then one thread merges the block's
-//! results in frontier order, action order, inserting new fingerprints and
-//! logging parents. Because the merge order does not depend on the thread
-//! count, states get the same indices, the same parents and the same first
-//! deadlock with 1 thread or many: the output is byte-identical.
+//! A level's frontier is a list of batches of states. A block of batches is
+//! expanded in parallel (successors computed and fingerprinted by the rayon
+//! pool) while one thread merges the previous block's results in frontier
+//! order, action order: it inserts new fingerprints into the visited set and
+//! logs parents. Because the merge order does not depend on the thread count,
+//! states get the same indices, the same parents and the same first deadlock
+//! with 1 thread or many: the output is byte-identical.
+//!
+//! States are never copied after the step function returns them: a merged
+//! batch of successors *is* the next level's storage, with duplicates marked
+//! rather than removed (worlds of a storage stack are hundreds of bytes, and
+//! moving them dominated the search before).
 //!
 //! A deadlock is recognised when its state is expanded (no enabled action and
 //! [`Model::terminal`] says so). All shallower levels were expanded first, so
@@ -19,51 +24,64 @@ use crate::model::{Model, Terminal};
 use crate::report::{BoundHit, Report, Stats, Step, Trace, Verdict};
 use crate::table::{FpTable, ParentLog, ROOT};
 
-/// States expanded per parallel task.
+/// Frontier entries expanded per parallel task.
 const CHUNK: usize = 32;
-/// The largest block; a level's blocks start at [`FIRST_BLOCK`] and double,
+/// A level's blocks start at this many entries and double up to [`MAX_BLOCK`],
 /// so small levels and tight memory bounds get small buffers.
-const MAX_BLOCK: usize = 4096;
 const FIRST_BLOCK: usize = 64;
+const MAX_BLOCK: usize = 4096;
 /// How many fingerprints ahead the merge prefetches table buckets.
 const PREFETCH: usize = 16;
+/// A level at most this wide is expanded on the calling thread.
+const SEQUENTIAL_LEVEL: usize = 256;
+/// `Child::slot` of a duplicate.
+const DROPPED: u32 = u32::MAX;
 
+/// A successor. Before the merge, `slot` is the action's position in its
+/// parent's action list; after, the state's index in the parent log (or
+/// [`DROPPED`] for a state seen before).
 struct Child<S> {
     key: u64,
-    choice: u32,
+    slot: u32,
     state: S,
 }
 
 /// What expanding one frontier state produced.
 struct Meta {
+    parent: u32,
     terminal: Option<Terminal>,
     transitions: u32,
     children: u32,
 }
 
-/// The expansion of a run of consecutive frontier states, in order.
+/// Successors of a run of frontier states, in order; after the merge, a
+/// batch of the next level.
 struct Batch<S> {
     metas: Vec<Meta>,
     children: Vec<Child<S>>,
 }
 
-/// Expand consecutive frontier states; successors are fingerprinted here (in
-/// parallel), deduplicated by the merge.
-fn expand_chunk<M: Model>(
-    model: &M,
-    chunk: &[(M::State, u32)],
-    opts: &Options<'_>,
-) -> Batch<M::State> {
+impl<S> Batch<S> {
+    fn live(&self) -> impl Iterator<Item = &Child<S>> {
+        self.children.iter().filter(|c| c.slot != DROPPED)
+    }
+}
+
+/// Expand frontier entries; successors are fingerprinted here (in
+/// parallel) and deduplicated by the merge.
+fn expand<M: Model>(model: &M, entries: &[Child<M::State>], opts: &Options<'_>) -> Batch<M::State> {
     let mut buf = Vec::new();
     let mut batch = Batch {
-        metas: Vec::with_capacity(chunk.len()),
-        children: Vec::with_capacity(chunk.len() * 2),
+        metas: Vec::with_capacity(entries.len()),
+        children: Vec::with_capacity(entries.len() * 3),
     };
-    for (state, _) in chunk {
+    for entry in entries.iter().filter(|c| c.slot != DROPPED) {
+        let state = &entry.state;
         buf.clear();
         model.actions(state, &mut buf);
         if buf.is_empty() {
             batch.metas.push(Meta {
+                parent: entry.slot,
                 terminal: Some(model.terminal(state)),
                 transitions: 0,
                 children: 0,
@@ -80,6 +98,7 @@ fn expand_chunk<M: Model>(
             None => 0..buf.len(),
         };
         batch.metas.push(Meta {
+            parent: entry.slot,
             terminal: None,
             transitions: range.len() as u32,
             children: range.len() as u32,
@@ -88,7 +107,7 @@ fn expand_chunk<M: Model>(
             let next = model.next_state(state, buf[i]);
             batch.children.push(Child {
                 key: key_of(model, &next, opts.symmetry),
-                choice: i as u32,
+                slot: i as u32,
                 state: next,
             });
         }
@@ -96,68 +115,40 @@ fn expand_chunk<M: Model>(
     batch
 }
 
+/// Expand a block of frontier batches, `CHUNK` entries per task.
 fn expand_block<M: Model>(
     model: &M,
-    block: &[(M::State, u32)],
+    block: &[Batch<M::State>],
     opts: &Options<'_>,
     parallel: bool,
 ) -> Vec<Batch<M::State>> {
+    let work: Vec<&[Child<M::State>]> = block
+        .iter()
+        .flat_map(|b| b.children.chunks(CHUNK))
+        .collect();
     if parallel {
-        block
-            .par_chunks(CHUNK)
-            .map(|c| expand_chunk(model, c, opts))
-            .collect()
+        work.par_iter().map(|c| expand(model, c, opts)).collect()
     } else {
-        vec![expand_chunk(model, block, opts)]
+        work.iter().map(|c| expand(model, c, opts)).collect()
     }
 }
 
-/// A BFS level: states in discovery order, in segments that are allocated
-/// once at their final size (64, 128, ... up to [`MAX_BLOCK`] entries). No
-/// reallocation ever copies queued states, and each segment is one block of
-/// the next level's expansion.
-struct Queue<S> {
-    segments: Vec<Vec<(S, u32)>>,
-    len: usize,
+/// Consecutive groups of a level's batches, of growing size.
+fn blocks<S>(level: &[Batch<S>]) -> Vec<&[Batch<S>]> {
+    let mut out = Vec::new();
+    let (mut start, mut size, mut target) = (0, 0, FIRST_BLOCK);
+    for (i, b) in level.iter().enumerate() {
+        size += b.children.len();
+        if size >= target {
+            out.push(&level[start..=i]);
+            (start, size, target) = (i + 1, 0, (target * 2).min(MAX_BLOCK));
+        }
+    }
+    if start < level.len() {
+        out.push(&level[start..]);
+    }
+    out
 }
-
-impl<S> Queue<S> {
-    fn new() -> Queue<S> {
-        Queue {
-            segments: Vec::new(),
-            len: 0,
-        }
-    }
-
-    /// Entries the next segment will hold, if the next push allocates one.
-    fn next_allocation(&self) -> Option<usize> {
-        match self.segments.last() {
-            Some(seg) if seg.len() < seg.capacity() => None,
-            Some(seg) => Some((seg.capacity() * 2).min(MAX_BLOCK)),
-            None => Some(FIRST_BLOCK),
-        }
-    }
-
-    /// Append; returns the slots newly allocated.
-    fn push(&mut self, item: (S, u32)) -> usize {
-        let added = self.next_allocation();
-        if let Some(n) = added {
-            self.segments.push(Vec::with_capacity(n));
-        }
-        if let Some(seg) = self.segments.last_mut() {
-            seg.push(item);
-        }
-        self.len += 1;
-        added.unwrap_or(0)
-    }
-
-    fn slots(&self) -> usize {
-        self.segments.iter().map(Vec::capacity).sum()
-    }
-}
-
-/// A block and its expansion, waiting to be merged.
-type Expanded<'f, S> = (&'f [(S, u32)], Vec<Batch<S>>);
 
 /// Why a merge stopped the search.
 enum Stop {
@@ -166,9 +157,17 @@ enum Stop {
     Bound(BoundHit),
 }
 
-/// Accounted bytes of one queued state.
-fn queued_bytes<M: Model>(model: &M, state: &M::State) -> u64 {
-    (std::mem::size_of::<(M::State, u32)>() + model.heap_bytes(state)) as u64
+/// Accounted bytes of a batch kept as queue storage.
+fn batch_bytes<M: Model>(model: &M, batch: &Batch<M::State>) -> u64 {
+    // Duplicates still own their memory until the level is dropped.
+    let heap: usize = batch
+        .children
+        .iter()
+        .map(|c| model.heap_bytes(&c.state))
+        .sum();
+    (batch.children.capacity() * std::mem::size_of::<Child<M::State>>()
+        + batch.metas.capacity() * std::mem::size_of::<Meta>()
+        + heap) as u64
 }
 
 struct Search<'m, M: Model> {
@@ -178,17 +177,37 @@ struct Search<'m, M: Model> {
     limits: Limits,
     transitions: u64,
     peak: u64,
-    /// Heap bytes of the current and next frontier (beyond Vec capacity).
-    queue_heap: u64,
-    queue_slots: u64,
-    /// Bytes of the block results being merged.
-    pending: u64,
+    /// Bytes of the current and the next level's batches.
+    queue: u64,
+    /// Live entries of the next level.
+    next_live: usize,
 }
 
 impl<M: Model> Search<'_, M> {
     fn memory(&self) -> u64 {
-        let slot = std::mem::size_of::<(M::State, u32)>() as u64;
-        (self.visited.bytes() + self.log.bytes()) as u64 + self.queue_heap + self.queue_slots * slot
+        (self.visited.bytes() + self.log.bytes()) as u64 + self.queue
+    }
+
+    /// Memory if one more state were logged now (growth holds the old and
+    /// the new table at once).
+    fn memory_with_one_more(&self) -> u64 {
+        let table = self.visited.bytes()
+            + if self.visited.needs_growth() {
+                self.visited.bytes_after_growth()
+            } else {
+                0
+            };
+        (table + self.log.bytes_after_growth()) as u64 + self.queue
+    }
+
+    fn stats(&self, depth: u32) -> Stats {
+        Stats {
+            states: self.visited.len() as u64,
+            transitions: self.transitions,
+            depth,
+            table_bytes: (self.visited.bytes() + self.log.bytes()) as u64,
+            peak_bytes: self.peak,
+        }
     }
 
     fn progress(&self, opts: &Options<'_>, depth: u32, queue: usize) {
@@ -204,54 +223,18 @@ impl<M: Model> Search<'_, M> {
         }
     }
 
-    /// Memory if one more state of `extra` bytes were stored now.
-    fn memory_with_one_more(&self, extra: u64) -> u64 {
-        let table = if self.visited.needs_growth() {
-            // Growing holds the old and the new slots at once.
-            self.visited.bytes() + self.visited.bytes_after_growth()
-        } else {
-            self.visited.bytes()
-        };
-        let slot = std::mem::size_of::<(M::State, u32)>() as u64;
-        (table + self.log.bytes_after_growth()) as u64
-            + self.queue_heap
-            + self.queue_slots * slot
-            + self.pending
-            + extra
-    }
-
-    fn stats(&self, depth: u32) -> Stats {
-        Stats {
-            states: self.visited.len() as u64,
-            transitions: self.transitions,
-            depth,
-            table_bytes: (self.visited.bytes() + self.log.bytes()) as u64,
-            peak_bytes: self.peak,
-        }
-    }
-
-    /// Store `state` if new; `Err` when a bound forbids it.
-    fn admit(
-        &mut self,
-        key: u64,
-        parent: u32,
-        choice: u32,
-        state: M::State,
-        next: &mut Queue<M::State>,
-    ) -> Result<(), BoundHit> {
-        let bytes = queued_bytes(self.model, &state);
-        let need = self.memory_with_one_more(bytes)
-            + next.next_allocation().map_or(0, |n| {
-                (n * std::mem::size_of::<(M::State, u32)>()) as u64
-            });
+    /// Log `key` if new: its index, [`DROPPED`] if seen, `Err` at a bound.
+    fn admit(&mut self, key: u64, parent: u32, choice: u32) -> Result<u32, BoundHit> {
         // Checked as if the state were new; a bound only counts when it is.
-        if let Some(hit) = self.limits.check(self.visited.len() as u64 + 1, need)
+        if let Some(hit) = self
+            .limits
+            .check(self.visited.len() as u64 + 1, self.memory_with_one_more())
             && !self.visited.contains(key)
         {
             return Err(hit);
         }
         if !self.visited.insert(key) {
-            return Ok(());
+            return Ok(DROPPED);
         }
         if self.visited.len().is_multiple_of(1024)
             && let Some(hit) = self.limits.check_time()
@@ -259,47 +242,59 @@ impl<M: Model> Search<'_, M> {
             return Err(hit);
         }
         let index = self.log.push(parent, choice);
-        self.queue_slots += next.push((state, index)) as u64;
-        self.queue_heap += bytes - std::mem::size_of::<(M::State, u32)>() as u64;
-        self.peak = self.peak.max(self.memory() + self.pending);
+        self.peak = self.peak.max(self.memory());
+        Ok(index)
+    }
+
+    /// Merge one expanded batch in order; it becomes queue storage.
+    fn merge_batch(&mut self, batch: &mut Batch<M::State>) -> Result<(), Stop> {
+        let bytes = batch_bytes(self.model, batch);
+        if let Some(hit) = self.limits.check(
+            self.visited.len() as u64,
+            self.memory_with_one_more() + bytes,
+        ) {
+            return Err(Stop::Bound(hit));
+        }
+        self.queue += bytes;
+        for c in batch.children.iter().take(PREFETCH) {
+            self.visited.prefetch(c.key);
+        }
+        let mut next = 0;
+        for meta in &batch.metas {
+            self.transitions += u64::from(meta.transitions);
+            if meta.terminal == Some(Terminal::Deadlock) {
+                return Err(Stop::Deadlock(meta.parent));
+            }
+            for _ in 0..meta.children {
+                if let Some(ahead) = batch.children.get(next + PREFETCH) {
+                    self.visited.prefetch(ahead.key);
+                }
+                let child = &mut batch.children[next];
+                child.slot = self
+                    .admit(child.key, meta.parent, child.slot)
+                    .map_err(Stop::Bound)?;
+                if child.slot != DROPPED {
+                    self.next_live += 1;
+                }
+                next += 1;
+            }
+        }
+        // The metas are not needed any more.
+        batch.metas = Vec::new();
+        self.queue -= bytes;
+        self.queue += batch_bytes(self.model, batch);
         Ok(())
     }
 
-    /// Merge a block's expansion in frontier order.
     fn merge(
         &mut self,
-        block: &[(M::State, u32)],
-        batches: Vec<Batch<M::State>>,
-        next: &mut Queue<M::State>,
+        mut batches: Vec<Batch<M::State>>,
+        next: &mut Vec<Batch<M::State>>,
     ) -> Result<(), Stop> {
-        self.pending = batches
-            .iter()
-            .flat_map(|b| &b.children)
-            .map(|c| queued_bytes(self.model, &c.state))
-            .sum();
-        let mut parents = block.iter();
-        for batch in batches {
-            let keys: Vec<u64> = batch.children.iter().map(|c| c.key).collect();
-            for &key in keys.iter().take(PREFETCH) {
-                self.visited.prefetch(key);
-            }
-            let mut children = batch.children.into_iter().enumerate();
-            for meta in batch.metas {
-                let parent = parents.next().map_or(ROOT, |(_, index)| *index);
-                self.transitions += u64::from(meta.transitions);
-                if meta.terminal == Some(Terminal::Deadlock) {
-                    return Err(Stop::Deadlock(parent));
-                }
-                for (i, child) in children.by_ref().take(meta.children as usize) {
-                    if let Some(&ahead) = keys.get(i + PREFETCH) {
-                        self.visited.prefetch(ahead);
-                    }
-                    self.admit(child.key, parent, child.choice, child.state, next)
-                        .map_err(Stop::Bound)?;
-                }
-            }
+        for mut batch in batches.drain(..) {
+            self.merge_batch(&mut batch)?;
+            next.push(batch);
         }
-        self.pending = 0;
         Ok(())
     }
 }
@@ -335,14 +330,7 @@ pub(crate) fn replay<M: Model>(model: &M, log: &ParentLog, index: u32) -> Trace<
 
 /// Breadth-first search for a shortest deadlock.
 pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
-    let pool = if opts.threads > 1 {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(opts.threads)
-            .build()
-            .ok()
-    } else {
-        None
-    };
+    let mut pool = None;
     let mut search = Search {
         model,
         visited: FpTable::with_capacity(256),
@@ -350,9 +338,8 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
         limits: Limits::new(opts.bounds),
         transitions: 0,
         peak: 0,
-        queue_heap: 0,
-        queue_slots: 0,
-        pending: 0,
+        queue: 0,
+        next_live: 0,
     };
     let finish = |search: &Search<'_, M>, verdict, depth, trace| Report {
         verdict,
@@ -361,36 +348,58 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
         trace,
     };
 
-    let mut frontier: Queue<M::State> = Queue::new();
+    // Level 0: the initial states, logged as roots.
+    let mut roots = Batch {
+        metas: Vec::new(),
+        children: Vec::new(),
+    };
     for (i, s) in model.init_states().into_iter().enumerate() {
-        let key = key_of(model, &s, opts.symmetry);
-        if let Err(hit) = search.admit(key, ROOT, i as u32, s, &mut frontier) {
-            return finish(&search, Verdict::Inconclusive(hit), 0, None);
+        roots.children.push(Child {
+            key: key_of(model, &s, opts.symmetry),
+            slot: i as u32,
+            state: s,
+        });
+    }
+    search.queue += batch_bytes(model, &roots);
+    for child in &mut roots.children {
+        match search.admit(child.key, ROOT, child.slot) {
+            Ok(slot) => child.slot = slot,
+            Err(hit) => return finish(&search, Verdict::Inconclusive(hit), 0, None),
         }
     }
+    let mut live = roots.live().count();
+    let mut frontier = vec![roots];
 
     let mut depth: u32 = 0;
-    while frontier.len > 0 {
-        let mut next: Queue<M::State> = Queue::new();
-        let blocks: Vec<&[(M::State, u32)]> =
-            frontier.segments.iter().map(Vec::as_slice).collect();
+    while live > 0 {
+        let mut next: Vec<Batch<M::State>> = Vec::new();
+        search.next_live = 0;
+        // The pool is only built once a level is wide enough to share.
+        if pool.is_none() && opts.threads > 1 && live > SEQUENTIAL_LEVEL {
+            pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(opts.threads)
+                .build()
+                .ok();
+        }
+        let parallel = pool.is_some() && live > SEQUENTIAL_LEVEL;
+        let level_blocks = blocks(&frontier);
         // Pipeline: merge block k on one thread while block k+1 is expanded
         // by the others. Merging stays in frontier order, so the result does
         // not depend on the thread count.
-        let mut pending: Option<Expanded<'_, M::State>> = None;
-        for k in 0..=blocks.len() {
-            let to_expand = blocks.get(k).copied();
+        let mut pending: Option<Vec<Batch<M::State>>> = None;
+        for k in 0..=level_blocks.len() {
+            let to_expand = level_blocks.get(k).copied();
             let merging = pending.take();
             let search_ref = &mut search;
             let next_ref = &mut next;
             let merge = move || match merging {
-                Some((block, batches)) => search_ref.merge(block, batches, next_ref),
+                Some(batches) => search_ref.merge(batches, next_ref),
                 None => Ok(()),
             };
-            let expand = |parallel| to_expand.map(|b| (b, expand_block(model, b, opts, parallel)));
-            let (merged, expanded) = match &pool {
-                Some(pool) => pool.install(|| rayon::join(merge, || expand(true))),
-                None => (merge(), expand(false)),
+            let expand = |parallel| to_expand.map(|b| expand_block(model, b, opts, parallel));
+            let (merged, expanded) = match (&pool, parallel) {
+                (Some(pool), true) => pool.install(|| rayon::join(merge, || expand(true))),
+                _ => (merge(), expand(false)),
             };
             match merged {
                 Ok(()) => {}
@@ -405,19 +414,14 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
             if let Some(hit) = search.limits.check_time() {
                 return finish(&search, Verdict::Inconclusive(hit), depth, None);
             }
-            search.progress(opts, depth, frontier.len + next.len);
+            search.progress(opts, depth, live + search.next_live);
             pending = expanded;
         }
-        // The expanded level's states leave the queue.
-        let freed_heap: u64 = frontier
-            .segments
-            .iter()
-            .flatten()
-            .map(|(s, _)| model.heap_bytes(s) as u64)
-            .sum();
-        search.queue_heap -= freed_heap;
-        search.queue_slots -= frontier.slots() as u64;
+        // The expanded level leaves the queue.
+        let freed: u64 = frontier.iter().map(|b| batch_bytes(model, b)).sum();
+        search.queue -= freed;
         frontier = next;
+        live = search.next_live;
         depth += 1;
     }
     finish(&search, Verdict::Safe, depth, None)
