@@ -253,6 +253,14 @@ impl GfpValue {
     pub fn surely_not(self, bits: Gfp) -> bool {
         !self.may.intersects(bits)
     }
+    /// Least upper bound: a value that is either `self` or `other` (the two
+    /// arms of a branch, say).
+    pub fn join(self, other: GfpValue) -> GfpValue {
+        GfpValue {
+            must: self.must & other.must,
+            may: self.may | other.may,
+        }
+    }
 }
 
 impl BitOr for GfpValue {
@@ -832,6 +840,7 @@ mod tests {
             assert!(within(a & b, ca & cb));
             assert!(within(a ^ b, (ca ^ cb) & Gfp::ALL));
             assert!(within(!a, !ca & Gfp::ALL));
+            assert!(within(a.join(b), ca) && within(a.join(b), cb));
         }
     }
 }

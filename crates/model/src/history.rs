@@ -67,6 +67,9 @@ pub struct KernelParams {
     /// The loop worker runs under PF_MEMALLOC_NOIO (d0a255e795ab, v5.3).
     pub loop_noio: bool,
     pub vmalloc: VmallocMode,
+    /// `kvmalloc` falls back to vmalloc for GFP_NOFS/GFP_NOIO (a421ef303008,
+    /// v5.17); before, a non-GFP_KERNEL mask meant kmalloc only.
+    pub kvmalloc_any_gfp: bool,
     pub bufio_alloc: BufioAlloc,
     /// `PR_SET_IO_FLUSHER` exists (v5.6).
     pub io_flusher_prctl: bool,
@@ -93,6 +96,7 @@ impl KernelParams {
             } else {
                 VmallocMode::Legacy
             },
+            kvmalloc_any_gfp: vmalloc_honours_gfp(v),
             bufio_alloc: if at(4, 10) {
                 BufioAlloc::NowaitThenNoio
             } else {
@@ -136,6 +140,7 @@ mod tests {
         assert!(!p("5.2").loop_noio && p("5.3").loop_noio);
         assert_eq!(p("5.16").vmalloc, VmallocMode::Legacy);
         assert_eq!(p("5.17").vmalloc, VmallocMode::Modern);
+        assert!(!p("5.16").kvmalloc_any_gfp && p("5.17").kvmalloc_any_gfp);
         assert_eq!(p("4.9").bufio_alloc, BufioAlloc::NoioUnderLock);
         assert_eq!(p("4.10").bufio_alloc, BufioAlloc::NowaitThenNoio);
         assert!(!p("5.5").io_flusher_prctl && p("5.6").io_flusher_prctl);

@@ -41,14 +41,6 @@ pub struct Evaluator<'a, 't> {
     pub body: Node<'t>,
 }
 
-/// Least upper bound: a value that is either `a` or `b`.
-pub fn join(a: GfpValue, b: GfpValue) -> GfpValue {
-    GfpValue {
-        must: a.must & b.must,
-        may: a.may | b.may,
-    }
-}
-
 impl<'a, 't> Evaluator<'a, 't> {
     /// Abstract value of expression `node` where it stands.
     pub fn eval(&self, node: Node<'t>) -> GfpValue {
@@ -133,7 +125,7 @@ impl<'a, 't> Evaluator<'a, 't> {
                     .child_by_field_name("alternative")
                     .map(|n| self.eval_depth(n, depth + 1));
                 let v = match (a, b) {
-                    (Some(a), Some(b)) => join(a, b),
+                    (Some(a), Some(b)) => a.join(b),
                     _ => GfpValue::UNKNOWN,
                 };
                 push_hole(out, holes, v);
@@ -164,7 +156,7 @@ impl<'a, 't> Evaluator<'a, 't> {
             cur = if dominates(d.node, pos, self.body) {
                 next
             } else {
-                join(cur, next)
+                cur.join(next)
             };
         }
         cur

@@ -9,7 +9,7 @@ use crate::rule::Rule;
 use crate::suppress::is_suppressed;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
-use reclaimscope_model::history::{KernelVersion, vmalloc_honours_gfp};
+use reclaimscope_model::history::{KernelParams, KernelVersion, VmallocMode};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -84,10 +84,15 @@ impl std::error::Error for ScanError {}
 /// "assume an old kernel": the version-gated rule then reports, which is
 /// the conservative answer for code that may be backported.
 pub fn kernel_facts(v: Option<KernelVersion>) -> KernelFacts {
-    let modern = v.is_some_and(vmalloc_honours_gfp);
-    KernelFacts {
-        vmalloc_honours_gfp: modern,
-        kvmalloc_any_gfp: modern,
+    match v.map(KernelParams::for_version) {
+        Some(p) => KernelFacts {
+            vmalloc_honours_gfp: p.vmalloc == VmallocMode::Modern,
+            kvmalloc_any_gfp: p.kvmalloc_any_gfp,
+        },
+        None => KernelFacts {
+            vmalloc_honours_gfp: false,
+            kvmalloc_any_gfp: false,
+        },
     }
 }
 
