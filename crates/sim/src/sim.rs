@@ -172,6 +172,8 @@ pub(crate) struct SrcInfo {
     pub locks: Vec<u8>,
     /// The served device its I/O goes to.
     pub io_dev: Option<u8>,
+    /// The device it submits to (before dm forwarding), for the story.
+    pub submit_dev: Option<u8>,
 }
 
 pub(crate) struct DevInfo {
@@ -731,11 +733,11 @@ impl Sim {
                     fs,
                 },
                 locks,
-                io_dev,
+                io_dev: io_dev.map(|d| sc.resolve(d as usize) as u8),
+                submit_dev: io_dev,
             });
         };
-        for (f, fs) in sc.fss.iter().enumerate() {
-            let _ = fs;
+        for f in 0..sc.fss.len() {
             push(
                 SrcKind::Clean(f as u8),
                 SourceKind::CleanPageCache,
@@ -745,7 +747,7 @@ impl Sim {
             );
         }
         if sc.memory.anon > 0 {
-            let io = sc.memory.swap_dev.map(|d| sc.resolve(d) as u8);
+            let io = sc.memory.swap_dev.map(|d| d as u8);
             push(SrcKind::Anon, SourceKind::Anon, None, vec![], io);
         }
         for (f, fs) in sc.fss.iter().enumerate() {
@@ -755,7 +757,7 @@ impl Sim {
                 SourceKind::SuperBlock,
                 Some(fs_ctx[f]),
                 locks,
-                Some(sc.resolve(fs.dev) as u8),
+                Some(fs.dev as u8),
             );
         }
         for (b, bufio) in sc.bufios.iter().enumerate() {
@@ -764,7 +766,7 @@ impl Sim {
                 SourceKind::Bufio(bufio.gate),
                 None,
                 vec![bufio.lock as u8],
-                Some(sc.resolve(bufio.dev) as u8),
+                Some(bufio.dev as u8),
             );
         }
         let kswapd_ctx = policy.reclaim_context(&AllocSite {
@@ -1136,6 +1138,10 @@ impl Sim {
             return;
         }
         let sc = self.site_ctx(w, t, site);
+        if self.fits(w, t, site) {
+            // Someone freed pages meanwhile: the retry's freelist attempt succeeds.
+            out.push(run);
+        }
         let before = out.len();
         for s in 0..self.srcs.len() {
             if self.touch_c(w, t, sc.cid, s).is_some() {
@@ -1540,7 +1546,7 @@ impl Sim {
             ev.push(EvKind::AllocStart, t, site, 0);
             n.tasks[t].bits |= B_IN_ALLOC;
         }
-        if bits & B_RECLAIMING != 0 {
+        if bits & B_RECLAIMING != 0 && !self.fits(w, t, site) {
             // In reclaim with nothing to reclaim: OOM-kill, or give up.
             if sc.retries == Retries::Forever {
                 if let Some(v) = self.oom_victim(w) {

@@ -185,7 +185,7 @@ impl Sim {
                     };
                     if who.is_empty() {
                         format!(
-                            "{name}: {what} loops in the slow path: nothing it may reclaim, and no OOM kill (free {} <= min {})",
+                            "{name}: {what} loops in the slow path: nothing it may reclaim and no OOM kill ({} free pages, min watermark {})",
                             w.free, self.sc.memory.min
                         )
                     } else {
@@ -231,6 +231,14 @@ impl Sim {
             format!("{call}({})", s.gfp)
         } else {
             format!("{call}({}, effective {})", s.gfp, ctx.gfp)
+        }
+    }
+
+    /// `dm-zoned` for a dm-zoned device: what forwards its bios.
+    fn forwarder(&self, d: u8) -> String {
+        match &self.sc.devices[d as usize].kind {
+            DevKind::Dm { target, .. } => format!("dm-{target}"),
+            _ => "the dm stack".into(),
         }
     }
 
@@ -331,11 +339,27 @@ impl Sim {
                 )
             }
             ST_REC_IO | ST_OP_IO if task.bio_st == BIO_QUEUED => {
+                let first = match (task.st, self.ops.get(task.pc as usize)) {
+                    (ST_REC_IO, _) => self.srcs[task.rsrc as usize].submit_dev,
+                    (_, Some(Op::Writeback { fs })) => Some(self.fs_dev[*fs as usize]),
+                    (_, Some(Op::Submit { dev, .. })) => Some(*dev),
+                    _ => None,
+                }
+                .unwrap_or(task.bio_dev);
+                let via = if first == task.bio_dev {
+                    self.dev_name(first).to_string()
+                } else {
+                    format!(
+                        "{}, which {} forwards to {},",
+                        self.dev_name(first),
+                        self.forwarder(first),
+                        self.dev_name(task.bio_dev)
+                    )
+                };
                 format!(
-                    "; submits a bio of {} page{} to {} and waits",
+                    "; submits a bio of {} page{} to {via} and waits",
                     task.bio_pages,
-                    plural(task.bio_pages as u16),
-                    self.dev_name(task.bio_dev)
+                    plural(task.bio_pages as u16)
                 )
             }
             _ if n.free > w.free => format!(
