@@ -737,11 +737,11 @@ impl Sim {
                 submit_dev: io_dev,
             });
         };
-        for f in 0..sc.fss.len() {
+        for (f, ctx) in fs_ctx.iter().enumerate() {
             push(
                 SrcKind::Clean(f as u8),
                 SourceKind::CleanPageCache,
-                Some(fs_ctx[f]),
+                Some(*ctx),
                 vec![],
                 None,
             );

@@ -435,7 +435,8 @@ impl Sim {
                 if resolved as usize != fs.dev {
                     let _ = write!(
                         s,
-                        ", forwarded by the dm stack to {}",
+                        ", which {} forwards to {}",
+                        self.forwarder(fs.dev as u8),
                         self.dev_name(resolved)
                     );
                 }
