@@ -116,6 +116,8 @@ pub struct Outcome {
     pub blocked: Vec<String>,
     /// Deadlock: the simulator's status word for the final world.
     pub status: Option<String>,
+    /// Whether the livelock search ran (only after a `safe` deadlock search).
+    pub livelock_checked: bool,
 }
 
 /// One step of the story.
@@ -154,9 +156,11 @@ pub fn check_sim(
             rest.bounds.time_limit = Some(limit.saturating_sub(report.elapsed));
         }
         let live = dfs::check(&model, &rest);
+        outcome.livelock_checked = true;
         if live.verdict != Verdict::Safe {
             outcome = outcome_of(&model, scenario, policy, &live, "livelock search");
             // Keep the deadlock search's counts: it saw the whole space.
+            outcome.livelock_checked = true;
             outcome.states = report.stats.states;
             outcome.transitions = report.stats.transitions;
             outcome.depth = report.stats.depth;
@@ -193,6 +197,7 @@ fn outcome_of(
         cycle: None,
         blocked: Vec::new(),
         status: None,
+        livelock_checked: false,
     };
     if let Some(trace) = &report.trace {
         outcome.trace = trace
@@ -234,7 +239,8 @@ impl Outcome {
                 self.stopped_in.unwrap_or("search"),
                 self.depth
             ),
-            _ => "no reachable deadlock or livelock".to_string(),
+            _ if self.livelock_checked => "no reachable deadlock or livelock".to_string(),
+            _ => "no reachable deadlock".to_string(),
         };
         format!(
             "{} [{}]: {} ({what}; {} states, {} transitions)",
