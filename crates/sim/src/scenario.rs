@@ -21,6 +21,7 @@ pub const MAX_FS: usize = 8;
 pub const MAX_LOCKS: usize = 16;
 pub const MAX_BUFIO: usize = 4;
 pub const MAX_DEVICES: usize = 16;
+pub const MAX_PAGES: u32 = 60_000;
 
 /// A scenario error: where and what.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -496,6 +497,39 @@ impl Scenario {
     /// device), `NAME.FIELD` for a named bufio client, loop, daemon,
     /// filesystem or task.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ScenarioError> {
+        let before = self.clone();
+        self.set_one(key, value)?;
+        let total = self.total_pages();
+        if total > MAX_PAGES {
+            *self = before;
+            return Err(ScenarioError {
+                origin: "--set".into(),
+                line: 1,
+                col: key.len() + 2,
+                span: Some(key.len() + 1..key.len() + 1 + value.len().max(1)),
+                message: format!("`{key}={value}` makes {total} pages; at most {MAX_PAGES}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Pages in the world: free, page cache, inodes, anonymous, buffers.
+    pub fn total_pages(&self) -> u32 {
+        self.memory.free as u32
+            + self.memory.anon as u32
+            + self
+                .fss
+                .iter()
+                .map(|f| f.clean as u32 + f.dirty as u32 + f.inodes as u32)
+                .sum::<u32>()
+            + self
+                .bufios
+                .iter()
+                .map(|b| b.clean as u32 + b.dirty as u32)
+                .sum::<u32>()
+    }
+
+    fn set_one(&mut self, key: &str, value: &str) -> Result<(), ScenarioError> {
         let arg = format!("{key}={value}");
         let err = |at: usize, len: usize, msg: String| ScenarioError {
             origin: "--set".into(),
@@ -932,6 +966,26 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         swap_dev,
         swap_pages: m.swap_pages,
     };
+    // Pages only move between free, caches and tasks: bounding the sum
+    // bounds every counter of the world.
+    let total: u32 = memory.free as u32
+        + memory.anon as u32
+        + raw
+            .fs
+            .iter()
+            .map(|f| f.clean as u32 + f.dirty as u32 + f.inodes as u32)
+            .sum::<u32>()
+        + raw
+            .bufio
+            .iter()
+            .map(|b| b.clean as u32 + b.dirty as u32)
+            .sum::<u32>();
+    if total > MAX_PAGES {
+        return Err(e.at(
+            0..0,
+            format!("{total} pages in the scenario; at most {MAX_PAGES} (free + caches + anon)"),
+        ));
+    }
     let policies = match &raw.policy {
         None => vec![Policy::BASELINE],
         Some(p) => p

@@ -936,7 +936,7 @@ impl Sim {
 
     pub(crate) fn fits(&self, w: &World, t: usize, site: u16) -> bool {
         let sc = self.site_ctx(w, t, site);
-        w.free >= self.site_pages(w, t, site) + self.mark(sc.eighths)
+        w.free as u32 >= self.site_pages(w, t, site) as u32 + self.mark(sc.eighths) as u32
     }
 
     /// The reclaim context of task `t` right now (its current alloc site, or kswapd's).

@@ -125,6 +125,25 @@ impl World {
     pub fn heap_bytes(&self) -> usize {
         0
     }
+    /// Every page the world accounts for: free, page cache, inodes,
+    /// anonymous, dm-bufio buffers and pages tasks hold. Constant over steps
+    /// (pages only move), which the tests check.
+    pub fn total_pages(&self) -> u32 {
+        let fs: u32 = self.fs[..self.nf as usize]
+            .iter()
+            .map(|f| f.clean as u32 + f.dirty as u32 + f.inodes as u32)
+            .sum();
+        let bufio: u32 = self.bufio[..self.nb as usize]
+            .iter()
+            .map(|b| b.clean as u32 + b.dirty as u32)
+            .sum();
+        let held: u32 = self.tasks[..self.nt as usize]
+            .iter()
+            .map(|t| t.held as u32)
+            .sum();
+        self.free as u32 + self.anon as u32 + fs + bufio + held
+    }
+
     /// Whether task `t` finished (or was OOM-killed).
     pub fn task_finished(&self, t: usize) -> bool {
         matches!(self.tasks[t].st, ST_DONE | ST_KILLED)

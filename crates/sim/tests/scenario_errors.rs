@@ -138,3 +138,19 @@ fn garbage_never_panics() {
         let _ = Scenario::from_toml_str(&format!("{BASE}{s}"), "x.toml");
     });
 }
+
+/// Counters stay bounded: the scenario's pages are capped, so no counter of
+/// the world can overflow.
+#[test]
+fn page_total_is_bounded() {
+    let mut sc = Scenario::from_toml_str(BASE, "t.toml").unwrap();
+    let e = sc.set("a.clean", "65000").unwrap_err();
+    assert!(e.message.contains("at most"), "{e}");
+    assert_eq!(
+        sc.fss[0].clean, 0,
+        "a rejected --set leaves the scenario unchanged"
+    );
+    let big = BASE.replace("free = 4", "free = 65000");
+    let src = format!("{big}[[fs]]\nname = \"b\"\ndev = \"sda\"\nclean = 60000\n");
+    assert!(Scenario::from_toml_str(&src, "t.toml").is_err());
+}
