@@ -20,4 +20,7 @@ fn s2_stack_as_dot() {
     );
     assert!(out.contains("\"task:tcmu-runner\" -> \"fs:ext4\""), "{out}");
     assert!(out.trim_end().ends_with('}'));
+    // Labels break lines with DOT's `\n`, not an escaped backslash.
+    assert!(out.contains("label=\"tcmu0\\ntcmu (QD=1)\""), "{out}");
+    assert!(!out.contains("\\\\n"), "{out}");
 }

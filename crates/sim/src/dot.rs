@@ -6,8 +6,9 @@ use crate::sim::Sim;
 use crate::story::WaitEdge;
 use std::fmt::Write;
 
+/// A quoted DOT id; labels keep their `\n` line breaks.
 fn q(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    format!("\"{}\"", s.replace('"', "\\\""))
 }
 
 /// The stack: filesystems on devices, devices on lower devices or on files
