@@ -2,7 +2,7 @@
 //! calls, writes, exits and memalloc scopes, then run the rules.
 
 use crate::finding::Finding;
-use crate::gfpeval::{Def, DefOp, Evaluator};
+use crate::gfpeval::{Def, DefOp, Evaluator, back_edges};
 use crate::rule::Rule;
 use crate::rules;
 use crate::syntax::{
@@ -463,6 +463,7 @@ fn index_function<'a, 't>(
         defines: &file.defines,
         defs,
         body,
+        back_edges: back_edges(body, src),
     };
     let mut func = Func {
         name: function_name(node, src),

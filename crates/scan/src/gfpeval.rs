@@ -6,7 +6,7 @@
 //! (locals, `#define`s, ternaries, calls), and placeholders are resolved to
 //! abstract `GfpValue`s computed here.
 
-use crate::syntax::{contains, text};
+use crate::syntax::{collect, contains, text};
 use reclaimscope_model::gfp::{Gfp, GfpValue, parse_expr};
 use std::collections::HashMap;
 use tree_sitter::Node;
@@ -39,6 +39,29 @@ pub struct Evaluator<'a, 't> {
     pub defs: HashMap<String, Vec<Def<'t>>>,
     /// The function body: dominance is judged below it.
     pub body: Node<'t>,
+    /// Backward jumps `(target, jump)`: a `goto` at byte `jump` to a label
+    /// at byte `target < jump`. A write after a use can reach the use
+    /// through one of these (mempool_alloc's `goto repeat_alloc`).
+    pub back_edges: Vec<(usize, usize)>,
+}
+
+/// The backward `goto`s of a function body, as `(label, goto)` byte offsets.
+pub fn back_edges(body: Node<'_>, src: &str) -> Vec<(usize, usize)> {
+    let labels: Vec<(String, usize)> = collect(body, |n| n.kind() == "labeled_statement")
+        .into_iter()
+        .filter_map(|n| {
+            let l = n.child_by_field_name("label")?;
+            Some((text(l, src).to_string(), n.start_byte()))
+        })
+        .collect();
+    collect(body, |n| n.kind() == "goto_statement")
+        .into_iter()
+        .filter_map(|g| {
+            let l = text(g.child_by_field_name("label")?, src);
+            let (_, at) = labels.iter().find(|(name, _)| name == l)?;
+            (*at < g.start_byte()).then_some((*at, g.start_byte()))
+        })
+        .collect()
 }
 
 impl<'a, 't> Evaluator<'a, 't> {
@@ -159,7 +182,43 @@ impl<'a, 't> Evaluator<'a, 't> {
                 cur.join(next)
             };
         }
+        // Writes after `pos` reach it only around a loop or a backward goto;
+        // then the value at `pos` may be either.
+        for d in defs.iter().filter(|d| d.var_start > pos) {
+            if self.reaches_back(d.node, pos) {
+                let rhs = self.eval_depth(d.rhs, depth + 1);
+                let next = match d.op {
+                    DefOp::Set => rhs,
+                    DefOp::Or => cur | rhs,
+                    DefOp::And => cur & rhs,
+                };
+                cur = cur.join(next);
+            }
+        }
         cur
+    }
+
+    /// A write at `def`, after `pos` in the text, can flow back to `pos`:
+    /// both sit in one loop, or a backward goto jumps from after the write
+    /// to before `pos`.
+    fn reaches_back(&self, def: Node<'t>, pos: usize) -> bool {
+        let mut n = def;
+        while let Some(p) = n.parent() {
+            if p.id() == self.body.id() {
+                break;
+            }
+            let is_loop = matches!(
+                p.kind(),
+                "for_statement" | "while_statement" | "do_statement"
+            );
+            if is_loop && contains(p, pos) {
+                return true;
+            }
+            n = p;
+        }
+        self.back_edges
+            .iter()
+            .any(|&(label, jump)| label <= pos && jump > def.start_byte())
     }
 
     /// Value of a same-file object-like `#define`, or unknown.
