@@ -236,59 +236,80 @@ pub fn run(sim: &Sim, seed: u64, max_steps: u64) -> RunReport {
 
 /// One run whose metrics add to `acc` (the report carries the running total).
 pub fn run_with(sim: &Sim, seed: u64, max_steps: u64, acc: &mut MetricsAcc) -> RunReport {
-    let (outcome, w, choices) = walk(sim, seed, max_steps, acc, true);
-    report(sim, seed, outcome, w, &choices, acc)
+    let mut walker = Walker::new(sim);
+    let outcome = walker.walk(seed, max_steps, acc, true);
+    report(sim, seed, outcome, (*walker.w).clone(), &walker.trace, acc)
 }
 
 /// Walk without building a report: for benchmarks and sweeps.
 /// Returns the outcome and the number of steps taken.
 pub fn run_quiet(sim: &Sim, seed: u64, max_steps: u64, acc: &mut MetricsAcc) -> (Status, u64) {
-    let before = acc.steps;
-    let (s, _, _) = walk(sim, seed, max_steps, acc, false);
-    (s, acc.steps - before)
+    Walker::new(sim).run_quiet(seed, max_steps, acc)
 }
 
-fn walk(
-    sim: &Sim,
-    seed: u64,
-    max_steps: u64,
-    acc: &mut MetricsAcc,
-    record: bool,
-) -> (Status, World, Vec<Choice>) {
-    let mut rng = Rng::new(seed);
-    // Two boxed worlds, swapped each step: no copy of the successor.
-    let mut w = Box::new(sim.initial());
-    let mut next = w.clone();
-    let mut buf: Vec<Choice> = Vec::with_capacity(32);
-    let mut trace = Vec::new();
-    let mut ev = Events::default();
-    let mut start = [0u64; crate::scenario::MAX_TASKS];
-    let mut steps = 0u64;
-    let mut time = acc.time;
-    let status = loop {
-        sim.choices(&w, &mut buf);
-        if buf.is_empty() {
-            break sim.final_status(&w);
+/// Reusable buffers for many runs of one simulation (no allocation per run).
+pub struct Walker<'a> {
+    sim: &'a Sim,
+    w: Box<World>,
+    next: Box<World>,
+    buf: Vec<Choice>,
+    trace: Vec<Choice>,
+}
+
+impl<'a> Walker<'a> {
+    pub fn new(sim: &'a Sim) -> Walker<'a> {
+        Walker {
+            sim,
+            w: Box::new(sim.initial()),
+            next: Box::new(sim.initial()),
+            buf: Vec::with_capacity(32),
+            trace: Vec::new(),
         }
-        if steps >= max_steps {
-            break Status::Running;
-        }
-        let c = buf[rng.below(buf.len())];
-        if record {
-            trace.push(c);
-        }
-        let dt = cost(c);
-        // Waiters accrue wait for the whole step, measured in the world before it.
-        account_locks(sim, &w, dt, acc);
-        sim.step_into(&w, c, &mut ev, &mut next);
-        std::mem::swap(&mut w, &mut next);
-        steps += 1;
-        time += dt;
-        account(sim, &ev, time, &mut start, acc);
-    };
-    acc.steps += steps;
-    acc.time = time;
-    (status, *w, trace)
+    }
+
+    /// One seeded run; metrics add to `acc`.
+    pub fn run_quiet(&mut self, seed: u64, max_steps: u64, acc: &mut MetricsAcc) -> (Status, u64) {
+        let before = acc.steps;
+        let s = self.walk(seed, max_steps, acc, false);
+        (s, acc.steps - before)
+    }
+
+    fn walk(&mut self, seed: u64, max_steps: u64, acc: &mut MetricsAcc, record: bool) -> Status {
+        let sim = self.sim;
+        let mut rng = Rng::new(seed);
+        // Two boxed worlds, swapped each step: no copy of the successor.
+        (*self.w).clone_from(&sim.init);
+        self.trace.clear();
+        let (w, next, buf, trace) = (&mut self.w, &mut self.next, &mut self.buf, &mut self.trace);
+        let mut ev = Events::default();
+        let mut start = [0u64; crate::scenario::MAX_TASKS];
+        let mut steps = 0u64;
+        let mut time = acc.time;
+        let status = loop {
+            sim.choices(w, buf);
+            if buf.is_empty() {
+                break sim.final_status(w);
+            }
+            if steps >= max_steps {
+                break Status::Running;
+            }
+            let c = buf[rng.below(buf.len())];
+            if record {
+                trace.push(c);
+            }
+            let dt = cost(c);
+            // Waiters accrue wait for the whole step, measured in the world before it.
+            account_locks(sim, w, dt, acc);
+            sim.step_into(w, c, &mut ev, next);
+            std::mem::swap(w, next);
+            steps += 1;
+            time += dt;
+            account(sim, &ev, time, &mut start, acc);
+        };
+        acc.steps += steps;
+        acc.time = time;
+        status
+    }
 }
 
 fn account(sim: &Sim, ev: &Events, step: u64, start: &mut [u64], acc: &mut MetricsAcc) {

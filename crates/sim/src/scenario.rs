@@ -297,6 +297,8 @@ pub struct TaskSpec {
     pub fs: Option<usize>,
     /// A scope around the whole program (`--set TASK.scope=nofs`).
     pub scope: Option<Scope>,
+    /// Run the whole program this many times (`--set TASK.repeat=N`).
+    pub repeat: u8,
     pub program: Vec<Stmt>,
 }
 
@@ -645,8 +647,12 @@ impl Scenario {
             }
             return Ok(());
         }
-        if let Some(t) = self.tasks.iter_mut().find(|t| t.name == obj) {
+        let all_tasks = obj == "task";
+        let mut hit = false;
+        for t in self.tasks.iter_mut().filter(|t| all_tasks || t.name == obj) {
+            hit = true;
             match field {
+                "repeat" => t.repeat = num(100)?.max(1) as u8,
                 "scope" => {
                     t.scope = match value {
                         "none" => None,
@@ -657,6 +663,8 @@ impl Scenario {
                 }
                 _ => return Err(unknown_field()),
             }
+        }
+        if hit {
             return Ok(());
         }
         Err(err(
@@ -1076,6 +1084,7 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
             name: t.name.get_ref().clone(),
             fs,
             scope,
+            repeat: 1,
             program,
         });
     }

@@ -587,7 +587,14 @@ impl Sim {
             let fs = t.fs.map(|f| f as u8);
             let mut depth = 0u8;
             let mut scopes = Vec::new();
-            let prog = t.program.clone();
+            let prog = if t.repeat > 1 {
+                vec![Stmt::Repeat {
+                    n: t.repeat,
+                    body: t.program.clone(),
+                }]
+            } else {
+                t.program.clone()
+            };
             c.scoped(t.scope, &mut depth, |c, depth| {
                 c.stmts(&prog, fs, depth, 0, &mut scopes)
             });

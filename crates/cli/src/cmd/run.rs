@@ -2,9 +2,8 @@
 
 use crate::diag::{InputError, render};
 use reclaimscope_model::Policy;
-use reclaimscope_sim::{
-    MetricsAcc, Outcome, RunReport, Scenario, ScenarioError, Sim, Status, run_quiet,
-};
+use reclaimscope_sim::run::Walker;
+use reclaimscope_sim::{MetricsAcc, Outcome, RunReport, Scenario, ScenarioError, Sim, Status};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -118,9 +117,10 @@ pub fn run(args: Args) -> Result<u8, InputError> {
         stuck: 0,
     };
     let mut first_failure: Option<RunReport> = None;
+    let mut walker = Walker::new(&sim);
     for i in 0..args.runs.max(1) {
         let seed = args.seed.wrapping_add(i);
-        let (status, _) = run_quiet(&sim, seed, args.max_steps, &mut acc);
+        let (status, _) = walker.run_quiet(seed, args.max_steps, &mut acc);
         match status {
             Status::Completed => counts.completed += 1,
             Status::Deadlock => counts.deadlock += 1,
