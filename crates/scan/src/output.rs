@@ -94,17 +94,12 @@ fn fingerprint(f: &Finding) -> u64 {
 }
 
 /// Counts per rule and per top-level directory, plus what was skipped.
-pub fn summary(report: &ScanReport) -> String {
+pub fn summary(report: &ScanReport, roots: &[std::path::PathBuf]) -> String {
     let mut per_rule: BTreeMap<&str, usize> = Rule::ALL.iter().map(|r| (r.id(), 0)).collect();
     let mut per_dir: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
     for f in &report.findings {
         *per_rule.entry(f.rule.id()).or_default() += 1;
-        let dir = f.file.split('/').next().unwrap_or("").to_string();
-        let dir = if f.file.contains('/') {
-            dir
-        } else {
-            ".".into()
-        };
+        let dir = top_level_dir(&f.file, roots);
         *per_dir
             .entry(dir)
             .or_default()
@@ -141,4 +136,41 @@ pub fn summary(report: &ScanReport) -> String {
             .unwrap_or("unknown (treated as older than 5.17)")
     ));
     s
+}
+
+/// The first directory of `file` below the scanned root it lies in (`fs`
+/// for `linux/fs/xfs/xfs_buf.c` scanned as `linux`), or `.` for a file
+/// directly in a root.
+fn top_level_dir(file: &str, roots: &[std::path::PathBuf]) -> String {
+    let rel = roots
+        .iter()
+        .filter_map(|r| {
+            let r = r.to_string_lossy();
+            let r = r.trim_end_matches('/');
+            file.strip_prefix(r)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .filter(|_| !r.is_empty() && r != ".")
+        })
+        .max_by_key(|rest| std::cmp::Reverse(rest.len()))
+        .unwrap_or(file);
+    let rel = rel.trim_start_matches("./");
+    match rel.split_once('/') {
+        Some((dir, _)) => dir.to_string(),
+        None => ".".into(),
+    }
+}
+
+#[cfg(test)]
+mod top_level_tests {
+    use super::top_level_dir;
+    use std::path::PathBuf;
+
+    #[test]
+    fn relative_to_the_scanned_root() {
+        let roots = [PathBuf::from("/src/linux/")];
+        assert_eq!(top_level_dir("/src/linux/fs/xfs/a.c", &roots), "fs");
+        assert_eq!(top_level_dir("/src/linux/a.c", &roots), ".");
+        assert_eq!(top_level_dir("./mm/a.c", &[PathBuf::from(".")]), "mm");
+        assert_eq!(top_level_dir("mm/a.c", &[PathBuf::from(".")]), "mm");
+    }
 }

@@ -85,7 +85,7 @@ pub fn run(args: Args) -> Result<u8, InputError> {
         report.findings.retain(|f| a.contains(f));
     }
     let out = if args.summary {
-        output::summary(&report)
+        output::summary(&report, &args.paths)
     } else {
         match args.format {
             Format::Text => output::text(&report.findings),
