@@ -188,7 +188,13 @@ fn s4_vmalloc_page_tables() {
     safe(&sim(
         &with("s4-vmalloc-nofs.toml", &["fs-task.scope=nofs"]),
         "baseline",
-    ));
+    )); // 451769ebb7e7 landed in v5.17.
+    for (release, deadlock) in [("5.16", true), ("5.17", false)] {
+        let mut sc = scenario("s4-vmalloc-nofs.toml");
+        sc.apply_overrides(Some(release), &[]).unwrap();
+        let bad = matches!(explore(&sim(&sc, "baseline"), 10_000), Verdict::Bad { .. });
+        assert_eq!(bad, deadlock, "--kernel {release}");
+    }
 }
 
 /// The checker's contract: a world without choices is final, and every
