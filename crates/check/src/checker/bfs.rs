@@ -69,11 +69,17 @@ impl<S> Batch<S> {
 
 /// Expand frontier entries; successors are fingerprinted here (in
 /// parallel) and deduplicated by the merge.
-fn expand<M: Model>(model: &M, entries: &[Child<M::State>], opts: &Options<'_>) -> Batch<M::State> {
+fn expand<M: Model>(
+    model: &M,
+    entries: &[Child<M::State>],
+    opts: &Options<'_>,
+    mut children: Vec<Child<M::State>>,
+) -> Batch<M::State> {
     let mut buf = Vec::new();
+    children.reserve(entries.len() * 3);
     let mut batch = Batch {
         metas: Vec::with_capacity(entries.len()),
-        children: Vec::with_capacity(entries.len() * 3),
+        children,
     };
     for entry in entries.iter().filter(|c| c.slot != DROPPED) {
         let state = &entry.state;
@@ -115,22 +121,35 @@ fn expand<M: Model>(model: &M, entries: &[Child<M::State>], opts: &Options<'_>) 
     batch
 }
 
-/// Expand a block of frontier batches, `CHUNK` entries per task.
+/// Expand a block of frontier batches, `CHUNK` entries per task, into
+/// recycled buffers where there are any.
 fn expand_block<M: Model>(
     model: &M,
     block: &[Batch<M::State>],
     opts: &Options<'_>,
     parallel: bool,
+    buffers: Vec<Vec<Child<M::State>>>,
 ) -> Vec<Batch<M::State>> {
-    let work: Vec<&[Child<M::State>]> = block
+    let mut buffers = buffers;
+    let work: Vec<(&[Child<M::State>], Vec<Child<M::State>>)> = block
         .iter()
         .flat_map(|b| b.children.chunks(CHUNK))
+        .map(|c| (c, buffers.pop().unwrap_or_default()))
         .collect();
     if parallel {
-        work.par_iter().map(|c| expand(model, c, opts)).collect()
+        work.into_par_iter()
+            .map(|(c, out)| expand(model, c, opts, out))
+            .collect()
     } else {
-        work.iter().map(|c| expand(model, c, opts)).collect()
+        work.into_iter()
+            .map(|(c, out)| expand(model, c, opts, out))
+            .collect()
     }
+}
+
+/// Work items `expand_block` will create for `block`.
+fn work_items<S>(block: &[Batch<S>]) -> usize {
+    block.iter().map(|b| b.children.len().div_ceil(CHUNK)).sum()
 }
 
 /// Consecutive groups of a level's batches, of growing size.
@@ -181,6 +200,9 @@ struct Search<'m, M: Model> {
     queue: u64,
     /// Live entries of the next level.
     next_live: usize,
+    /// Emptied successor buffers of expanded levels, reused so the search
+    /// does not keep faulting in fresh pages (their bytes stay in `queue`).
+    recycle: Vec<Vec<Child<M::State>>>,
 }
 
 impl<M: Model> Search<'_, M> {
@@ -246,6 +268,30 @@ impl<M: Model> Search<'_, M> {
         Ok(index)
     }
 
+    /// Take buffers for `n` expansion tasks from the recycled ones.
+    fn buffers(&mut self, n: usize) -> Vec<Vec<Child<M::State>>> {
+        let keep = self.recycle.len().saturating_sub(n);
+        let taken = self.recycle.split_off(keep);
+        let size = std::mem::size_of::<Child<M::State>>() as u64;
+        self.queue -= taken
+            .iter()
+            .map(|b| b.capacity() as u64 * size)
+            .sum::<u64>();
+        taken
+    }
+
+    /// Empty an expanded level's batches into the recycled buffers.
+    fn retire(&mut self, level: Vec<Batch<M::State>>) {
+        let size = std::mem::size_of::<Child<M::State>>() as u64;
+        for batch in level {
+            self.queue -= batch_bytes(self.model, &batch);
+            let mut children = batch.children;
+            children.clear();
+            self.queue += children.capacity() as u64 * size;
+            self.recycle.push(children);
+        }
+    }
+
     /// Merge one expanded batch in order; it becomes queue storage.
     fn merge_batch(&mut self, batch: &mut Batch<M::State>) -> Result<(), Stop> {
         let bytes = batch_bytes(self.model, batch);
@@ -279,8 +325,15 @@ impl<M: Model> Search<'_, M> {
                 next += 1;
             }
         }
-        // The metas are not needed any more.
+        // The metas are not needed any more, nor are duplicates' slots when
+        // they are many: compacting in place lets the allocator reuse the
+        // tail instead of the search faulting in fresh pages.
         batch.metas = Vec::new();
+        let live = batch.live().count();
+        if live * 10 < batch.children.len() * 7 {
+            batch.children.retain(|c| c.slot != DROPPED);
+            batch.children.shrink_to_fit();
+        }
         self.queue -= bytes;
         self.queue += batch_bytes(self.model, batch);
         Ok(())
@@ -340,6 +393,7 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
         peak: 0,
         queue: 0,
         next_live: 0,
+        recycle: Vec::new(),
     };
     let finish = |search: &Search<'_, M>, verdict, depth, trace| Report {
         verdict,
@@ -389,6 +443,7 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
         let mut pending: Option<Vec<Batch<M::State>>> = None;
         for k in 0..=level_blocks.len() {
             let to_expand = level_blocks.get(k).copied();
+            let buffers = search.buffers(to_expand.map_or(0, work_items));
             let merging = pending.take();
             let search_ref = &mut search;
             let next_ref = &mut next;
@@ -396,7 +451,8 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
                 Some(batches) => search_ref.merge(batches, next_ref),
                 None => Ok(()),
             };
-            let expand = |parallel| to_expand.map(|b| expand_block(model, b, opts, parallel));
+            let expand =
+                |parallel| to_expand.map(|b| expand_block(model, b, opts, parallel, buffers));
             let (merged, expanded) = match (&pool, parallel) {
                 (Some(pool), true) => pool.install(|| rayon::join(merge, || expand(true))),
                 _ => (merge(), expand(false)),
@@ -417,10 +473,8 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
             search.progress(opts, depth, live + search.next_live);
             pending = expanded;
         }
-        // The expanded level leaves the queue.
-        let freed: u64 = frontier.iter().map(|b| batch_bytes(model, b)).sum();
-        search.queue -= freed;
-        frontier = next;
+        // The expanded level leaves the queue; its buffers are reused.
+        search.retire(std::mem::replace(&mut frontier, next));
         live = search.next_live;
         depth += 1;
     }
