@@ -121,6 +121,9 @@ fn expand<M: Model>(
     batch
 }
 
+/// One expansion task: frontier entries and the buffer for their successors.
+type Task<'f, S> = (&'f [Child<S>], Vec<Child<S>>);
+
 /// Expand a block of frontier batches, `CHUNK` entries per task, into
 /// recycled buffers where there are any.
 fn expand_block<M: Model>(
@@ -131,7 +134,7 @@ fn expand_block<M: Model>(
     buffers: Vec<Vec<Child<M::State>>>,
 ) -> Vec<Batch<M::State>> {
     let mut buffers = buffers;
-    let work: Vec<(&[Child<M::State>], Vec<Child<M::State>>)> = block
+    let work: Vec<Task<'_, M::State>> = block
         .iter()
         .flat_map(|b| b.children.chunks(CHUNK))
         .map(|c| (c, buffers.pop().unwrap_or_default()))
