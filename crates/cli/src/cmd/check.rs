@@ -148,6 +148,9 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     }
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg}") {
+            bar.set_style(style);
+        }
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     });
