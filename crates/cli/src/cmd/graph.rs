@@ -1,6 +1,5 @@
 //! `reclaimscope graph`: the scenario's storage stack as Graphviz DOT.
 
-use crate::cmd::run::load_scenario;
 use crate::diag::InputError;
 use std::path::PathBuf;
 
@@ -17,7 +16,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8, InputError> {
-    let sc = load_scenario(&args.scenario, args.kernel.as_deref(), &args.sets)?;
+    let sc = crate::load::scenario(&args.scenario, args.kernel.as_deref(), &args.sets)?;
     print!("{}", reclaimscope_sim::dot::stack_dot(&sc));
     Ok(0)
 }

@@ -1,9 +1,9 @@
 //! `reclaimscope run`: seeded random walks through a scenario.
 
-use crate::diag::{InputError, render};
+use crate::diag::InputError;
 use reclaimscope_model::Policy;
 use reclaimscope_sim::run::Walker;
-use reclaimscope_sim::{MetricsAcc, Outcome, RunReport, Scenario, ScenarioError, Sim, Status};
+use reclaimscope_sim::{MetricsAcc, Outcome, RunReport, Scenario, Sim, Status};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -38,46 +38,6 @@ pub struct Args {
     pub dot: bool,
 }
 
-/// Render a scenario error against the text it points into.
-pub fn scenario_error(e: &ScenarioError, file_src: &str, args_src: &[String]) -> InputError {
-    let src = match e.origin.as_str() {
-        "--set" | "--kernel" => args_src
-            .iter()
-            .find(|s| e.span.as_ref().is_some_and(|sp| sp.end <= s.len().max(1)))
-            .cloned()
-            .unwrap_or_default(),
-        _ => file_src.to_string(),
-    };
-    match &e.span {
-        Some(span) if !src.is_empty() => {
-            InputError(render(&e.origin, &src, span.clone(), &e.message))
-        }
-        _ => InputError(e.to_string()),
-    }
-}
-
-/// Load, validate and apply `--kernel` / `--set`; errors name file, line, column.
-pub fn load_scenario(
-    path: &PathBuf,
-    kernel: Option<&str>,
-    sets: &[String],
-) -> Result<Scenario, InputError> {
-    let origin = path.display().to_string();
-    let src = std::fs::read_to_string(path)
-        .map_err(|e| InputError(format!("{origin}: error: cannot read: {e}")))?;
-    let mut sc =
-        Scenario::from_toml_str(&src, &origin).map_err(|e| scenario_error(&e, &src, &[]))?;
-    if let Some(k) = kernel {
-        sc.apply_overrides(Some(k), &[])
-            .map_err(|e| scenario_error(&e, &src, &[k.to_string()]))?;
-    }
-    for kv in sets {
-        sc.apply_overrides(None, std::slice::from_ref(kv))
-            .map_err(|e| scenario_error(&e, &src, std::slice::from_ref(kv)))?;
-    }
-    Ok(sc)
-}
-
 pub fn parse_policy(sc: &Scenario, p: Option<&str>) -> Result<Policy, InputError> {
     match p {
         Some(p) => Policy::parse(p).map_err(|e| InputError(format!("error: --policy: {e}"))),
@@ -107,7 +67,7 @@ struct JsonOut<'a> {
 }
 
 pub fn run(args: Args) -> Result<u8, InputError> {
-    let sc = load_scenario(&args.scenario, args.kernel.as_deref(), &args.sets)?;
+    let sc = crate::load::scenario(&args.scenario, args.kernel.as_deref(), &args.sets)?;
     let policy = parse_policy(&sc, args.policy.as_deref())?;
     let sim = Sim::new(&sc, &policy).map_err(|e| InputError(e.to_string()))?;
     let mut acc = MetricsAcc::new(&sim);
