@@ -51,9 +51,10 @@ where
             // exploring without evaluating anything per state.
             return vec![stateright::Property::always("true", |_, _| true)];
         }
-        vec![stateright::Property::always("no deadlock", |m: &Self, s| {
-            !m.model.deadlocked(s)
-        })]
+        vec![stateright::Property::always(
+            "no deadlock",
+            |m: &Self, s| !m.model.deadlocked(s),
+        )]
     }
 }
 
@@ -145,15 +146,34 @@ where
         return;
     }
     // Best of REPEAT runs each (default 3): the machine is shared.
-    let repeat: usize = std::env::var("REPEAT").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
-    let best = |runs: Vec<Run>| runs.into_iter().min_by(|a, b| a.seconds.total_cmp(&b.seconds)).unwrap();
-    let sr = best((0..repeat).map(|_| run_stateright(make(), threads, true)).collect());
+    let repeat: usize = std::env::var("REPEAT")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let best = |runs: Vec<Run>| {
+        runs.into_iter()
+            .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
+            .unwrap()
+    };
+    let sr = best(
+        (0..repeat)
+            .map(|_| run_stateright(make(), threads, true))
+            .collect(),
+    );
     // Exploration alone (no property evaluated per state): the fairest rate.
     // Only where there is no deadlock: "bare" does not stop at one.
     let bare = if sr.deadlock {
-        Run { unique: sr.unique, seconds: sr.seconds, deadlock: false }
+        Run {
+            unique: sr.unique,
+            seconds: sr.seconds,
+            deadlock: false,
+        }
     } else {
-        best((0..repeat).map(|_| run_stateright(make(), threads, false)).collect())
+        best(
+            (0..repeat)
+                .map(|_| run_stateright(make(), threads, false))
+                .collect(),
+        )
     };
     let mut ours_runs = Vec::new();
     let (mut bytes, mut len) = (0.0, 0);
@@ -204,7 +224,10 @@ fn main() {
             let n = n(1);
             compare(
                 &format!("philosophers-{n} (safe)"),
-                || philosophers::Philosophers { n, asymmetric: true },
+                || philosophers::Philosophers {
+                    n,
+                    asymmetric: true,
+                },
                 threads,
             );
         }
@@ -212,7 +235,10 @@ fn main() {
             let n = n(1);
             compare(
                 &format!("philosophers-{n} (deadlock)"),
-                || philosophers::Philosophers { n, asymmetric: false },
+                || philosophers::Philosophers {
+                    n,
+                    asymmetric: false,
+                },
                 threads,
             );
         }
@@ -242,7 +268,9 @@ fn main() {
             );
         }
         _ => {
-            eprintln!("usage: stateright-peer philosophers N | philosophers-dl N | scenario PATH COPIES POLICY [KEY=VALUE]...");
+            eprintln!(
+                "usage: stateright-peer philosophers N | philosophers-dl N | scenario PATH COPIES POLICY [KEY=VALUE]..."
+            );
             std::process::exit(2);
         }
     }

@@ -20,7 +20,11 @@ impl Philosophers {
     fn fork(&self, p: usize, pc: u8) -> usize {
         let (left, right) = (p, (p + 1) % self.n);
         let right_first = self.asymmetric && p == self.n - 1;
-        if (pc == 1) != right_first { left } else { right }
+        if (pc == 1) != right_first {
+            left
+        } else {
+            right
+        }
     }
 }
 
@@ -28,7 +32,10 @@ impl Model for Philosophers {
     type State = Table;
     type Action = u8;
     fn init_states(&self) -> Vec<Table> {
-        vec![Table { pc: [0; 16], fork: [0; 16] }]
+        vec![Table {
+            pc: [0; 16],
+            fork: [0; 16],
+        }]
     }
     fn actions(&self, s: &Table, out: &mut Vec<u8>) {
         for p in 0..self.n {

@@ -65,7 +65,12 @@ pub fn scale_tasks(src: &str, copies: usize) -> String {
 /// Compile `path` (tasks repeated `copies` times) under `policy` with
 /// `KEY=VALUE` overrides; the Sim is leaked because stateright's checker
 /// threads need a `'static` model.
-pub fn load(path: &str, copies: usize, policy: &str, sets: &[String]) -> Result<&'static Sim, String> {
+pub fn load(
+    path: &str,
+    copies: usize,
+    policy: &str,
+    sets: &[String],
+) -> Result<&'static Sim, String> {
     let src = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let src = scale_tasks(&src, copies.max(1));
     let mut sc = Scenario::from_toml_str(&src, path).map_err(|e| e.to_string())?;
