@@ -92,6 +92,23 @@ fn tiny_memory_budget_is_inconclusive_not_a_crash() {
 }
 
 #[test]
+fn time_limit_zero_is_inconclusive() {
+    let (code, out, _) = check(&[&scenario("s6"), "--time-limit", "0"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("--time-limit"), "{out}");
+}
+
+#[test]
+fn policy_all_json_is_an_array_with_one_object_per_policy() {
+    let (code, out, _) = check(&[&scenario("s1"), "--policy", "all", "--json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let cells = v.as_array().unwrap();
+    assert_eq!(cells.len(), reclaimscope_model::Policy::all().len());
+    assert!(cells.iter().all(|c| c["scenario"] == "s1-loop-bufio"));
+}
+
+#[test]
 fn policy_all_prints_one_line_per_policy() {
     let (code, out, err) = check(&[&scenario("s1"), "--policy", "all"]);
     // Baseline deadlocks, so the worst verdict decides: exit 1.
