@@ -265,12 +265,14 @@ fn reductions_keep_every_verdict_and_shortest_length() {
     }
 }
 
+/// S6 under sb-context has levels of thousands of states, so the parallel
+/// pipeline (expansion on the pool, merge in order) is exercised.
 #[test]
 fn one_and_two_threads_give_the_same_outcome() {
-    for prefix in ["s1", "s3"] {
+    for (prefix, policy) in [("s1", "baseline"), ("s3", "baseline"), ("s6", "sb-context")] {
         let sc = load(prefix, &[]);
-        let one = outcome(&sc, "baseline", true, 1);
-        let two = outcome(&sc, "baseline", true, 2);
-        assert_eq!(format!("{one:?}"), format!("{two:?}"));
+        let one = outcome(&sc, policy, true, 1);
+        let two = outcome(&sc, policy, true, 2);
+        assert_eq!(format!("{one:?}"), format!("{two:?}"), "{prefix} {policy}");
     }
 }
