@@ -23,10 +23,10 @@ fn folded_multiply(a: u64, b: u64) -> u64 {
 /// A fast, deterministic (unseeded, platform-independent) hasher for fingerprints.
 ///
 /// Small integer writes (a derived `Hash` of a struct of `u8` fields makes one
-/// call per field) are packed into a 64-bit buffer and mixed once per full
-/// word. The packing is injective for a fixed write sequence, and a type's
-/// `Hash` impl fixes the sequence (lengths are written before contents), so
-/// packing loses nothing.
+/// call per field), lengths and short byte slices are packed into a 64-bit
+/// buffer and mixed once per full word. The packing is injective for a fixed
+/// write sequence, and `Hash` impls are prefix-free (lengths are written
+/// before contents, as the `Hash` docs require), so packing loses nothing.
 #[derive(Clone, Debug)]
 pub struct FpHasher {
     state: u64,
@@ -78,6 +78,18 @@ impl FpHasher {
 impl Hasher for FpHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
+        if bytes.len() <= 8 {
+            // Short slices (a task's small arrays) go through the buffer; the
+            // `Hash` impl writes their length first, so the bits decode.
+            let word = bytes
+                .iter()
+                .enumerate()
+                .fold(0u64, |w, (i, &b)| w | u64::from(b) << (8 * i));
+            if !bytes.is_empty() {
+                self.push(word, 8 * bytes.len() as u32);
+            }
+            return;
+        }
         self.flush();
         // 16 bytes per multiply (wyhash's step): half the dependent chain.
         let mut pairs = bytes.chunks_exact(16);
@@ -116,12 +128,20 @@ impl Hasher for FpHasher {
     }
     #[inline]
     fn write_u64(&mut self, i: u64) {
-        self.flush();
-        self.mix(i);
+        self.push(i, 64);
     }
     #[inline]
     fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
+        // Lengths are small: a prefix code keeps them to 16 bits (low bit 0)
+        // unless they need more (low bit 1, then all 64 bits of `i << 1`;
+        // the top bit of a usize length is never set in practice, and a
+        // collision there would need a 2^63-element collection).
+        let i = i as u64;
+        if i < 1 << 15 {
+            self.push(i << 1, 16);
+        } else {
+            self.push((i << 1) | 1, 64);
+        }
     }
     #[inline]
     fn finish(&self) -> u64 {
