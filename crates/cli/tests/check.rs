@@ -91,6 +91,18 @@ fn tiny_memory_budget_is_inconclusive_not_a_crash() {
     assert_eq!(v["states"], 2);
 }
 
+/// Seed 001's loop variant on the kernel you run: loop_worker runs under
+/// memalloc_noio_save() since v5.3, so 5.4 cannot recurse into XFS from the
+/// loop worker's ext4 write; 4.19 can.
+#[test]
+fn kernel_option_picks_the_loop_workers_history() {
+    let s3 = scenario("s3");
+    let (code, out, _) = check(&[&s3, "--kernel", "5.4"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = check(&[&s3, "--kernel", "4.19"]);
+    assert_eq!(code, 1, "{out}");
+}
+
 #[test]
 fn time_limit_zero_is_inconclusive() {
     let (code, out, _) = check(&[&scenario("s6"), "--time-limit", "0"]);

@@ -6,11 +6,11 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::diag::{InputError, render};
+use crate::diag::InputError;
 use reclaimscope_check::checker::{Bounds, Options, Progress, parse_size};
 use reclaimscope_check::sim_model::{Outcome, Plan, check_sim};
 use reclaimscope_model::Policy;
-use reclaimscope_sim::{Scenario, ScenarioError, Sim};
+use reclaimscope_sim::{Scenario, Sim};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -23,6 +23,10 @@ pub struct Args {
     /// Override a scenario parameter (repeatable), e.g. `bufio.gate=fs`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Set the history-dependent parameters to what kernel X.Y did (dm-bufio
+    /// gate, loop worker NOIO, vmalloc page tables, dm-bufio allocation).
+    #[arg(long, value_name = "X.Y")]
+    kernel: Option<String>,
     /// Stop (inconclusive) after storing this many distinct states.
     #[arg(long, value_name = "N")]
     max_states: Option<u64>,
@@ -44,38 +48,6 @@ pub struct Args {
     /// Print JSON: one object, or an array of objects with `--policy all`.
     #[arg(long)]
     json: bool,
-}
-
-fn scenario_error(src: &str, e: &ScenarioError) -> InputError {
-    match &e.span {
-        Some(span) => InputError(render(&e.origin, src, span.clone(), &e.message)),
-        None => InputError(format!(
-            "{}:{}:{}: error: {}",
-            e.origin, e.line, e.col, e.message
-        )),
-    }
-}
-
-fn load(args: &Args) -> Result<Scenario, InputError> {
-    let origin = args.scenario.display().to_string();
-    let src = std::fs::read_to_string(&args.scenario)
-        .map_err(|e| InputError(format!("{origin}: error: cannot read scenario: {e}")))?;
-    let mut scenario =
-        Scenario::from_toml_str(&src, &origin).map_err(|e| scenario_error(&src, &e))?;
-    for kv in &args.set {
-        let (key, value) = kv.split_once('=').ok_or_else(|| {
-            InputError(format!("error: --set `{kv}` is not of the form KEY=VALUE"))
-        })?;
-        let (key, value) = (key.trim(), value.trim());
-        scenario.set(key, value).map_err(|e| {
-            let arg = format!("{key}={value}");
-            match e.span {
-                Some(span) => InputError(render("--set", &arg, span, &e.message)),
-                None => InputError(format!("--set: error: {}", e.message)),
-            }
-        })?;
-    }
-    Ok(scenario)
 }
 
 fn policies(args: &Args, scenario: &Scenario) -> Result<Vec<Policy>, InputError> {
@@ -137,7 +109,7 @@ fn exit_code(outcomes: &[Outcome]) -> u8 {
 }
 
 pub fn run(args: Args) -> Result<u8, InputError> {
-    let scenario = load(&args)?;
+    let scenario = crate::load::scenario(&args.scenario, args.kernel.as_deref(), &args.set)?;
     let policies = policies(&args, &scenario)?;
     let bounds = bounds(&args)?;
     let threads = args.threads.unwrap_or_else(|| {
