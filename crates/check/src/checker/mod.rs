@@ -1,4 +1,4 @@
-//! Search strategies over a [`Model`](crate::Model), one file each:
+//! Search strategies over a [`Model`], one file each:
 //!
 //! - [`bfs`]: level-synchronous breadth-first search, parallel over a rayon
 //!   pool; the first deadlock found is a shortest one. The main checker.
@@ -9,7 +9,7 @@
 //! # Why the reductions are sound
 //!
 //! **Partial-order reduction** (BFS, on by default): in a state with an
-//! action `a` that [`Model::is_local`](crate::Model::is_local) marks local, only
+//! action `a` that [`Model::is_local`] marks local, only
 //! `a` is explored. Local means: it touches only its actor's private state,
 //! no other action disables it, and it commutes with every other action.
 //! Take any path from `s` to a deadlock `d`. `d` enables nothing, and nothing
@@ -23,7 +23,7 @@
 //! need is not worth its complexity here.
 //!
 //! **Symmetry reduction** (BFS and DFS, on by default): the visited set keys a
-//! state by the fingerprint of [`Model::representative`](crate::Model::representative),
+//! state by the fingerprint of [`Model::representative`],
 //! so states that differ only by a permutation of interchangeable actors are
 //! explored once. When the permutations are automorphisms of the transition
 //! relation, a state and its permutations reach deadlocks at the same
