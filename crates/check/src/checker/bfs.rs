@@ -249,11 +249,12 @@ impl<M: Model> Search<'_, M> {
     }
 
     /// Log `key` if new: its index, [`DROPPED`] if seen, `Err` at a bound.
-    fn admit(&mut self, key: u64, parent: u32, choice: u32) -> Result<u32, BoundHit> {
+    fn admit(&mut self, key: u64, parent: u32, choice: u32, check: bool) -> Result<u32, BoundHit> {
         // Checked as if the state were new; a bound only counts when it is.
-        if let Some(hit) = self
-            .limits
-            .check(self.visited.len() as u64 + 1, self.memory_with_one_more())
+        if check
+            && let Some(hit) = self
+                .limits
+                .check(self.visited.len() as u64 + 1, self.memory_with_one_more())
             && !self.visited.contains(key)
         {
             return Err(hit);
@@ -295,6 +296,24 @@ impl<M: Model> Search<'_, M> {
         }
     }
 
+    /// Can `n` more states be stored without any bound being hit, whatever
+    /// they are? Then the merge need not check each one.
+    fn headroom(&self, n: usize) -> bool {
+        if !self.limits.bounds_space() {
+            return true;
+        }
+        // One table growth covers a fifth of its size; more is not bounded here.
+        if n * 5 > self.visited.len() {
+            return false;
+        }
+        let table = self.visited.bytes() + self.visited.bytes_after_growth();
+        let log = self.log.bytes_after_growth() + n * 5;
+        let memory = (table + log) as u64 + self.queue;
+        self.limits
+            .check((self.visited.len() + n) as u64, memory)
+            .is_none()
+    }
+
     /// Merge one expanded batch in order; it becomes queue storage.
     fn merge_batch(&mut self, batch: &mut Batch<M::State>) -> Result<(), Stop> {
         let bytes = batch_bytes(self.model, batch);
@@ -305,6 +324,7 @@ impl<M: Model> Search<'_, M> {
             return Err(Stop::Bound(hit));
         }
         self.queue += bytes;
+        let check = !self.headroom(batch.children.len());
         for c in batch.children.iter().take(PREFETCH) {
             self.visited.prefetch(c.key);
         }
@@ -320,7 +340,7 @@ impl<M: Model> Search<'_, M> {
                 }
                 let child = &mut batch.children[next];
                 child.slot = self
-                    .admit(child.key, meta.parent, child.slot)
+                    .admit(child.key, meta.parent, child.slot, check)
                     .map_err(Stop::Bound)?;
                 if child.slot != DROPPED {
                     self.next_live += 1;
@@ -419,7 +439,7 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
     }
     search.queue += batch_bytes(model, &roots);
     for child in &mut roots.children {
-        match search.admit(child.key, ROOT, child.slot) {
+        match search.admit(child.key, ROOT, child.slot, true) {
             Ok(slot) => child.slot = slot,
             Err(hit) => return finish(&search, Verdict::Inconclusive(hit), 0, None),
         }

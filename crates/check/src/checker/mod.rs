@@ -173,6 +173,11 @@ impl Limits {
         None
     }
 
+    /// Is there a state or memory bound to check per state?
+    pub(crate) fn bounds_space(&self) -> bool {
+        self.bounds.max_states.is_some() || self.bounds.max_memory.is_some()
+    }
+
     pub(crate) fn check_time(&self) -> Option<BoundHit> {
         match self.bounds.time_limit {
             Some(t) if self.start.elapsed() >= t => Some(BoundHit::Time),
