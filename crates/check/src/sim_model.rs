@@ -234,7 +234,7 @@ impl Outcome {
                 self.trace.len()
             ),
             "inconclusive" => format!(
-                "{} hit in the {}; no deadlock within {} steps",
+                "{} hit in the {}; no deadlock in fewer than {} steps",
                 self.bound.unwrap_or("a bound"),
                 self.stopped_in.unwrap_or("search"),
                 self.depth
