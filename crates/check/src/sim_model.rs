@@ -3,7 +3,7 @@
 //! step does, whether a final world is a deadlock, what a step means in
 //! kernel terms) is answered by the simulator; this file only translates.
 
-use reclaimscope_sim::{Choice, EvKind, Events, Sim, Status, World};
+use reclaimscope_sim::{Choice, Sim, Status, World};
 
 use crate::model::{Model, Terminal};
 
@@ -54,26 +54,11 @@ impl Model for SimModel<'_> {
         self.sim.is_local(state, action)
     }
 
-    /// Progress, read off the events the simulator reports for the step: an
-    /// allocation returned (success, failure or -ENOMEM: the caller moves
-    /// on), a lock was taken, reclaim freed pages, a task finished or was
-    /// OOM-killed. A step with none of these (a reclaim round that frees
-    /// nothing, a retry) is spinning. Program steps are not cycles (a
-    /// program counter only goes back through a `repeat` whose counter
-    /// shrinks), so they cannot make a false livelock.
+    /// The simulator decides what counts as progress (a reclaim round that
+    /// frees nothing or a retry does not); the checker only looks for
+    /// cycles made of non-progress steps.
     fn is_progress(&self, state: &World, action: Choice) -> bool {
-        let mut events = Events::default();
-        self.sim.step_ev(state, action, &mut events);
-        events.iter().any(|e| match e.kind {
-            EvKind::AllocOk
-            | EvKind::AllocFail
-            | EvKind::Enomem
-            | EvKind::LockTaken
-            | EvKind::TaskDone
-            | EvKind::OomKill => true,
-            EvKind::ReclaimDone => e.b > 0,
-            EvKind::None | EvKind::AllocStart | EvKind::ReclaimEnter => false,
-        })
+        self.sim.is_progress(state, action)
     }
 
     fn describe(&self, state: &World, action: Choice) -> String {

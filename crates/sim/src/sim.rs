@@ -1619,13 +1619,26 @@ impl Sim {
     }
 
     /// Liveness hint for the checker: does this step count as progress?
-    /// Every enabled choice changes the world; only kswapd going back to
-    /// sleep (to be woken again) does no work.
+    /// Progress is an allocation returning (success, NULL or -ENOMEM: the
+    /// caller moves on), a lock taken, reclaim freeing pages, a task ending
+    /// or being OOM-killed. Anything else (a reclaim round that frees
+    /// nothing, a retry, kswapd going back to sleep, moving a bio along) is
+    /// not; a reachable cycle made only of such steps is a livelock. Program
+    /// counters only go back through a `repeat` whose counter shrinks, so
+    /// program steps cannot close a false cycle.
     pub fn is_progress(&self, w: &World, c: Choice) -> bool {
-        let t = c.task as usize;
-        !(c.kind == ChoiceKind::Run
-            && self.tasks[t].kind == Kind::Kswapd
-            && w.tasks[t].st == ST_IDLE)
+        let mut events = Events::default();
+        self.step_ev(w, c, &mut events);
+        events.iter().any(|e| match e.kind {
+            EvKind::AllocOk
+            | EvKind::AllocFail
+            | EvKind::Enomem
+            | EvKind::LockTaken
+            | EvKind::TaskDone
+            | EvKind::OomKill => true,
+            EvKind::ReclaimDone => e.b > 0,
+            EvKind::None | EvKind::AllocStart | EvKind::ReclaimEnter => false,
+        })
     }
 
     /// Pages the sources `t` may touch could give back (seed 003's "reach").

@@ -411,7 +411,7 @@ impl Sim {
                     ),
                     _ => return String::new(),
                 };
-                format!(
+                let mut s = format!(
                     "{}: takes the {rw} bio ({} page{}) {} submitted to {} and does {io} on {}:{file}",
                     self.task_name(t),
                     sub.bio_pages,
@@ -419,7 +419,23 @@ impl Sim {
                     self.task_name(j),
                     self.dev_name(dev),
                     self.sc.fss[fs].name
-                )
+                );
+                // Seed 000's step 5: the server enters the lower filesystem
+                // and waits there for what the submitter holds.
+                if let Some((Resource::Lock { lock }, holders)) = self.blocked_on(&n, t) {
+                    let who: Vec<&str> = holders
+                        .iter()
+                        .map(|&h| self.task_name(h as usize))
+                        .collect();
+                    let _ = write!(
+                        s,
+                        ", which enters {} and waits for {}, held by {}",
+                        self.sc.fss[fs].name,
+                        self.lock_name(lock as usize),
+                        who.join(", ")
+                    );
+                }
+                s
             }
             ChoiceKind::Flush => {
                 let f = c.arg as usize;
