@@ -2,36 +2,14 @@
 //! exit codes, the numbered story, JSON, determinism across thread counts,
 //! bounds that end in `inconclusive`, and the bad-input contract.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
 fn scenario(name: &str) -> String {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
-    let hit = std::fs::read_dir(&dir)
-        .expect("scenarios directory")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|f| f.to_str())
-                .is_some_and(|f| f.starts_with(name) && f.ends_with(".toml"))
-        });
-    hit.unwrap_or_else(|| panic!("no scenario {name}*.toml"))
-        .display()
-        .to_string()
+    common::scenario(name)
 }
 
 fn check(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_reclaimscope"))
-        .arg("check")
-        .args(args)
-        .output()
-        .expect("run reclaimscope");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run("check", args)
 }
 
 /// Seed 000: the GFP_NOFS allocation reaches the dm-bufio shrinker, which

@@ -1,22 +1,13 @@
 //! `reclaimscope compare` end to end.
 
-use std::process::Command;
+mod common;
 
 fn scenario(name: &str) -> String {
-    format!("{}/../../scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
+    common::scenario(name)
 }
 
 fn compare(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_reclaimscope"))
-        .arg("compare")
-        .args(args)
-        .output()
-        .expect("run reclaimscope");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run("compare", args)
 }
 
 fn cells(out: &str) -> Vec<serde_json::Value> {

@@ -1,19 +1,10 @@
 //! `reclaimscope explain` end to end: snapshots of the table and the JSON,
 //! and the error contract for bad expressions.
 
-use std::process::Command;
+mod common;
 
 fn explain(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_reclaimscope"))
-        .arg("explain")
-        .args(args)
-        .output()
-        .expect("run reclaimscope");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run("explain", args)
 }
 
 /// GFP_KERNEL inside memalloc_nofs_save(): current_gfp_context() clears
