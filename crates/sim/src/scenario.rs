@@ -1030,7 +1030,7 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         tasks: Vec::new(),
         vmalloc,
     };
-    check_stack(&sc, &dev_names, &raw, e)?;
+    check_stack(&sc, &dev_names, e)?;
     let servers: usize = sc
         .devices
         .iter()
@@ -1107,7 +1107,6 @@ fn gfp_at(e: &Errs, g: &Spanned<String>) -> Result<Gfp, ScenarioError> {
 fn check_stack(
     sc: &Scenario,
     dev_names: &[&Spanned<String>],
-    raw: &RawScenario,
     e: &Errs,
 ) -> Result<(), ScenarioError> {
     let n = sc.devices.len();
@@ -1139,16 +1138,5 @@ fn check_stack(
             }
         }
     }
-    if let Some(s) = &raw.memory.swap {
-        let on_disk =
-            names_idx(sc, s.get_ref()).is_none_or(|d| matches!(sc.devices[d].kind, DevKind::Disk));
-        if !on_disk {
-            return Err(e.at(s.span(), "swap must be on a disk in this model"));
-        }
-    }
     Ok(())
-}
-
-fn names_idx(sc: &Scenario, name: &str) -> Option<usize> {
-    sc.devices.iter().position(|d| d.name == name)
 }
