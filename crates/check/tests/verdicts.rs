@@ -288,3 +288,30 @@ fn one_and_two_threads_give_the_same_outcome() {
         assert_eq!(format!("{one:?}"), format!("{two:?}"), "{prefix} {policy}");
     }
 }
+
+// ---- kswapd <-> loop <-> dm-bufio: the deadlock that made the loop worker
+// NOIO (d0a255e795ab, v5.3).
+
+/// kswapd reclaims with GFP_KERNEL, so the `fs`-gated dm-bufio shrinker takes
+/// dm_bufio_lock and writes to loop0; the loop worker's page-cache
+/// allocation (GFP_KERNEL before v5.3) reclaims into the same shrinker and
+/// blocks on the lock kswapd holds while kswapd waits for that worker.
+/// With the worker under PF_MEMALLOC_NOIO, current_gfp_context() clears
+/// __GFP_FS and the shrinker only trylocks: safe. `--kernel 5.3` gives both
+/// the NOIO worker and the trylock gate.
+#[test]
+fn kswapd_loop_bufio_needs_a_noio_loop_worker() {
+    assert_verdicts("kswapd-loop-bufio", &[], "deadlock", &["baseline"]);
+    assert_verdicts(
+        "kswapd-loop-bufio",
+        &[("loop0.noio", "true")],
+        "safe",
+        &["baseline"],
+    );
+    let mut v53 = load("kswapd-loop-bufio", &[]);
+    v53.apply_overrides(Some("5.3"), &[]).unwrap();
+    assert_eq!(outcome(&v53, "baseline", true, 2).verdict, "safe");
+    let mut v52 = load("kswapd-loop-bufio", &[]);
+    v52.apply_overrides(Some("5.2"), &[]).unwrap();
+    assert_eq!(outcome(&v52, "baseline", true, 2).verdict, "deadlock");
+}

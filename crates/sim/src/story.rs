@@ -246,7 +246,16 @@ impl Sim {
         &self.sc.devices[d as usize].name
     }
 
-    fn reclaim_text(&self, w: &World, s: usize, r: Reclaim, shrinker_gfp: Gfp) -> String {
+    /// `lock_blocked`: the step ends waiting for the source's lock, so the
+    /// text says what reclaim needs the lock for rather than that it took it.
+    fn reclaim_text(
+        &self,
+        w: &World,
+        s: usize,
+        r: Reclaim,
+        shrinker_gfp: Gfp,
+        lock_blocked: bool,
+    ) -> String {
         let info = &self.srcs[s];
         match (info.kind, r) {
             (SrcKind::Clean(f), _) => {
@@ -297,26 +306,36 @@ impl Sim {
                     ),
                     g => format!("gate `{}`, ", g.name()),
                 };
-                let verb = if lock == LockMode::Blocking {
-                    "takes"
-                } else {
-                    "trylocks"
-                };
                 let dirty = w.bufio[b as usize].dirty;
+                let (write, evict) = if lock_blocked {
+                    ("write back", "evict clean buffers")
+                } else {
+                    ("writes back", "evicts clean buffers")
+                };
                 let what = if write_dirty && dirty > 0 {
                     format!(
-                        "writes back {dirty} dirty buffer{} to {}",
+                        "{write} {dirty} dirty buffer{} to {}",
                         plural(dirty as u16),
                         self.dev_name(bufio.dev as u8)
                     )
                 } else {
-                    "evicts clean buffers".into()
+                    evict.into()
                 };
-                format!(
-                    "calls the dm-bufio shrinker of {}: {gate}{verb} {}, {what}",
-                    bufio.name,
-                    self.lock_name(bufio.lock)
-                )
+                let lock_name = self.lock_name(bufio.lock);
+                match (lock_blocked, lock) {
+                    (true, _) => format!(
+                        "calls the dm-bufio shrinker of {}: {gate}needs {lock_name} to {what}",
+                        bufio.name
+                    ),
+                    (false, LockMode::Blocking) => format!(
+                        "calls the dm-bufio shrinker of {}: {gate}takes {lock_name}, {what}",
+                        bufio.name
+                    ),
+                    (false, LockMode::Trylock) => format!(
+                        "calls the dm-bufio shrinker of {}: {gate}trylocks {lock_name}, {what}",
+                        bufio.name
+                    ),
+                }
             }
             (SrcKind::Bufio(b), _) => format!(
                 "calls the dm-bufio shrinker of {}, which queues shrink work for dm_bufio_wq and returns",
@@ -466,7 +485,9 @@ impl Sim {
                 let Some(r) = self.touch(w, t, &ctx, s) else {
                     return String::new();
                 };
-                let what = self.reclaim_text(w, s, r, ctx.shrinker_gfp);
+                let lock_blocked =
+                    matches!(self.blocked_on(&n, t), Some((Resource::Lock { .. }, _)));
+                let what = self.reclaim_text(w, s, r, ctx.shrinker_gfp, lock_blocked);
                 let head = if self.tasks[t].kind == Kind::Kswapd {
                     "kswapd: background reclaim (GFP_KERNEL)".to_string()
                 } else {
