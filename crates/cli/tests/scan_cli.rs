@@ -207,3 +207,24 @@ fn output_is_deterministic() {
     sorted.sort();
     assert_eq!(files, sorted);
 }
+
+/// Inside a tree, binary and non-UTF-8 files are skipped and counted; a
+/// file the user names on the command line is bad input: exit 2 with the
+/// file (and line and column for bad UTF-8).
+#[test]
+fn named_binary_or_non_utf8_file_is_an_error() {
+    let dir = tree("named");
+    let o = run(&["scan", "fs/latin1.c"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("fs/latin1.c:1:7: error: not valid UTF-8"),
+        "{err}"
+    );
+    let o = run(&["scan", "fs/blob.h"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("fs/blob.h: error: binary file"));
+    // The same files inside a scanned directory are only counted.
+    let o = run(&["scan", "fs"], &dir);
+    assert_eq!(o.status.code(), Some(0));
+}

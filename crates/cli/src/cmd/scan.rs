@@ -39,7 +39,48 @@ pub struct Args {
     pub kernel_version: Option<String>,
 }
 
+/// A file named on the command line must be C text: inside a tree such
+/// files are skipped and counted, but one the user asked for by name is bad
+/// input and gets an error naming it (line and column for bad UTF-8).
+fn check_named_file(p: &std::path::Path) -> Result<(), InputError> {
+    if !p.is_file() {
+        return Ok(());
+    }
+    let bytes = std::fs::read(p)
+        .map_err(|e| InputError(format!("{}: error: cannot read: {e}", p.display())))?;
+    if bytes[..bytes.len().min(8192)].contains(&0) {
+        return Err(InputError(format!(
+            "{}: error: binary file (NUL bytes), not C source",
+            p.display()
+        )));
+    }
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        let at = e.valid_up_to();
+        let text = String::from_utf8_lossy(&bytes);
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let col = String::from_utf8_lossy(&bytes[line_start..at])
+            .chars()
+            .count()
+            + 1;
+        let shown = text.lines().nth(line - 1).unwrap_or("");
+        return Err(InputError(format!(
+            "{}:{line}:{col}: error: not valid UTF-8\n  |\n  | {shown}\n  | {}^",
+            p.display(),
+            " ".repeat(col - 1)
+        )));
+    }
+    Ok(())
+}
+
 pub fn run(args: Args) -> Result<u8, InputError> {
+    for p in &args.paths {
+        check_named_file(p)?;
+    }
     let rules = parse_rules(&args.rules)?;
     let kernel_version = match &args.kernel_version {
         Some(v) => Some(
