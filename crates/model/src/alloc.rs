@@ -3,7 +3,7 @@
 //! whether it sleeps, reclaims, retries, calls the OOM killer, may fail, and
 //! how deep into the reserves it may dig.
 
-use crate::gfp::Gfp;
+use crate::gfp::{Gfp, GfpValue};
 use crate::task::TaskFlags;
 use serde::Serialize;
 
@@ -170,6 +170,14 @@ pub fn slow_path(task: TaskFlags, gfp: Gfp, order: u32) -> AllocBehavior {
     }
 }
 
+/// Whether some mask `v` may stand for lets a task (without PF_MEMALLOC)
+/// enter direct reclaim. Only `__GFP_DIRECT_RECLAIM` decides that, and it
+/// can only be set where `v.may` has it, so asking about `v.may` suffices.
+/// Reclaim modifiers such as `__GFP_NORETRY` mean nothing when this is false.
+pub fn may_direct_reclaim(v: GfpValue) -> bool {
+    slow_path(TaskFlags::empty(), v.may, 0).direct_reclaim
+}
+
 /// `__alloc_pages_may_oom` + `out_of_memory` for a request that gets there.
 fn oom_decision(gfp: Gfp, order: u32, reasons: &mut Vec<&'static str>) -> Oom {
     if order > PAGE_ALLOC_COSTLY_ORDER {
@@ -321,6 +329,17 @@ mod tests {
         assert!(b(Gfp::NOFS, 2).compaction);
         assert!(!b(Gfp::NOIO, 2).compaction);
         assert!(!b(Gfp::KERNEL, 0).compaction);
+    }
+
+    #[test]
+    fn may_direct_reclaim_follows_the_reclaim_bit() {
+        assert!(may_direct_reclaim(GfpValue::exact(Gfp::NOIO)));
+        assert!(!may_direct_reclaim(GfpValue::exact(
+            Gfp::NOWAIT | Gfp::NORETRY
+        )));
+        assert!(may_direct_reclaim(GfpValue::UNKNOWN));
+        let cleared = GfpValue::UNKNOWN & !GfpValue::exact(Gfp::DIRECT_RECLAIM);
+        assert!(!may_direct_reclaim(cleared));
     }
 
     #[test]

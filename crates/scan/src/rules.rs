@@ -6,6 +6,8 @@ use crate::rule::Rule;
 use crate::syntax::{
     call_args, call_name, collect, contains, has_word, is_loop, squash, text, value_parent,
 };
+use reclaimscope_model::TaskFlags;
+use reclaimscope_model::alloc::{self, Retries};
 use reclaimscope_model::gfp::{Gfp, GfpValue};
 use tree_sitter::Node;
 
@@ -37,7 +39,7 @@ fn noretry_rules(
     out: &mut Vec<Finding>,
 ) {
     let mask = mask_text(a.effective);
-    if a.effective.surely_not(Gfp::DIRECT_RECLAIM) {
+    if !alloc::may_direct_reclaim(a.effective) {
         if on(Rule::NoretryUseless) {
             out.push(func.finding(
                 file,
@@ -50,7 +52,10 @@ fn noretry_rules(
         }
         return;
     }
-    if a.effective.surely(Gfp::RETRY_MAYFAIL) && on(Rule::NoretryVsRetryMayfail) {
+    // The model's slow path: with both flags, one round and then failure.
+    let one_round =
+        alloc::slow_path(TaskFlags::empty(), a.effective.must, 0).retries == Retries::Once;
+    if a.effective.surely(Gfp::RETRY_MAYFAIL) && one_round && on(Rule::NoretryVsRetryMayfail) {
         out.push(func.finding(
             file,
             Rule::NoretryVsRetryMayfail,
