@@ -145,6 +145,19 @@ where
         );
         return;
     }
+    if std::env::var("ONLY").as_deref() == Ok("stateright") {
+        // One stateright run alone (with the property), for CPU-time and
+        // instruction counts (perf stat, valgrind) of its side only.
+        let sr = run_stateright(make(), threads, true);
+        println!(
+            "{name}: stateright {} states in {:.3}s = {:.0}/s, deadlock: {}",
+            sr.unique,
+            sr.seconds,
+            rate(&sr),
+            sr.deadlock
+        );
+        return;
+    }
     // Best of REPEAT runs each (default 3): the machine is shared.
     let repeat: usize = std::env::var("REPEAT")
         .ok()

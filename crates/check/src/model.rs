@@ -36,6 +36,19 @@ pub trait Model: Sync {
     /// The state after taking `action` in `state`.
     fn next_state(&self, state: &Self::State, action: Self::Action) -> Self::State;
 
+    /// [`Model::next_state`] written over `out`, which holds a clone of
+    /// `state` on entry. The BFS clones each parent straight into its queue
+    /// and steps it there; a model whose states are large can override this
+    /// to skip building the successor elsewhere and moving it in.
+    fn next_state_in_place(
+        &self,
+        state: &Self::State,
+        action: Self::Action,
+        out: &mut Self::State,
+    ) {
+        *out = self.next_state(state, action);
+    }
+
     /// Classify a state that has no enabled action.
     fn terminal(&self, state: &Self::State) -> Terminal;
 
@@ -61,6 +74,16 @@ pub trait Model: Sync {
     /// permutations must be automorphisms of the transition relation.
     fn representative(&self, _state: &Self::State) -> Option<Self::State> {
         None
+    }
+
+    /// The 64-bit fingerprint the visited set stores for `state`. Default:
+    /// [`crate::fingerprint::fingerprint`] through `State`'s `Hash`. A model
+    /// may override it with a faster hash of the same information; it must
+    /// give equal states equal fingerprints and distinct ones a collision
+    /// chance about as small as a strong 64-bit hash's (0 is allowed: the
+    /// checker remaps it).
+    fn fingerprint(&self, state: &Self::State) -> u64 {
+        crate::fingerprint::fingerprint(state)
     }
 
     /// One line of a trace for `action` taken in `state`.

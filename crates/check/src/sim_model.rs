@@ -40,6 +40,10 @@ impl Model for SimModel<'_> {
         self.sim.step(state, action)
     }
 
+    fn next_state_in_place(&self, state: &World, action: Choice, out: &mut World) {
+        self.sim.step_in_place(state, action, out);
+    }
+
     /// The sim lists only world-changing choices, so a world without any is
     /// final; `Stuck` (an allocation retrying with nothing it may reclaim) and
     /// `Deadlock` (everyone blocked) are both deadlocks for the checker.
@@ -59,6 +63,12 @@ impl Model for SimModel<'_> {
     /// cycles made of non-progress steps.
     fn is_progress(&self, state: &World, action: Choice) -> bool {
         self.sim.is_progress(state, action)
+    }
+
+    /// The simulator's one-pass hash of the used slots (the derived `Hash`
+    /// makes one hasher call per field).
+    fn fingerprint(&self, state: &World) -> u64 {
+        state.fingerprint()
     }
 
     fn describe(&self, state: &World, action: Choice) -> String {

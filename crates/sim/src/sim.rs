@@ -1191,6 +1191,14 @@ impl Sim {
         self.apply(out, w, c, ev);
     }
 
+    /// `step` written over `n`, which must hold a copy of `w`: a caller that
+    /// clones `w` straight into its own storage pays one copy per successor.
+    pub fn step_in_place(&self, w: &World, c: Choice, n: &mut World) {
+        debug_assert!(n == w, "step_in_place needs a copy of the world");
+        let mut ev = Events::default();
+        self.apply(n, w, c, &mut ev);
+    }
+
     fn apply(&self, n: &mut World, w: &World, c: Choice, ev: &mut Events) {
         ev.n = 0;
         let t = c.task as usize;

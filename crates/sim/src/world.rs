@@ -43,7 +43,11 @@ pub(crate) const SAVE_SLOTS: usize = 6;
 pub(crate) const REP_SLOTS: usize = 3;
 
 /// One task: user task, device server thread, flusher, kswapd or bufio worker.
+///
+/// `repr(C)` with no padding (checked below), so [`World::fingerprint`] can
+/// read a run of tasks as bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[repr(C)]
 pub struct Task {
     pub(crate) pc: u16,
     pub(crate) st: u8,
@@ -65,6 +69,7 @@ pub struct Task {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[repr(C)]
 pub(crate) struct FsState {
     pub clean: u16,
     pub dirty: u16,
@@ -73,6 +78,7 @@ pub(crate) struct FsState {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[repr(C)]
 pub(crate) struct BufState {
     pub clean: u8,
     pub dirty: u8,
@@ -107,7 +113,148 @@ impl Hash for World {
     }
 }
 
+/// Types whose values are plain bytes: `repr(C)`, integer (or `bool`)
+/// fields only, no padding, so every byte of a value is initialised.
+///
+/// # Safety
+/// Implement only for such types; the `const` checks below pin the sizes.
+unsafe trait Plain: Copy {}
+
+// SAFETY: repr(C); u16 first, then 20 u8s: 22 bytes, no padding.
+unsafe impl Plain for Task {}
+// SAFETY: repr(C); four u16s.
+unsafe impl Plain for FsState {}
+// SAFETY: repr(C); three u8s and a bool (one initialised byte, 0 or 1).
+unsafe impl Plain for BufState {}
+// SAFETY: an integer.
+unsafe impl Plain for u8 {}
+
+const _: () = assert!(std::mem::size_of::<Task>() == 2 + 11 + SAVE_SLOTS + REP_SLOTS);
+const _: () = assert!(std::mem::size_of::<FsState>() == 8);
+const _: () = assert!(std::mem::size_of::<BufState>() == 4);
+
+/// The bytes of `items`.
+fn plain_bytes<T: Plain>(items: &[T]) -> &[u8] {
+    // SAFETY: `T: Plain` has no padding, so all `size_of_val(items)` bytes
+    // are initialised; the slice borrows `items` and u8 has alignment 1.
+    unsafe { std::slice::from_raw_parts(items.as_ptr().cast::<u8>(), std::mem::size_of_val(items)) }
+}
+
+/// wyhash's secret constants (odd, 32 set bits, no zero byte).
+const SECRET: [u64; 4] = [
+    0xa076_1d64_78bd_642f,
+    0xe703_7ed1_a0b4_28db,
+    0x8ebc_6af0_9c88_c6e3,
+    0x5899_65cc_7537_4cc3,
+];
+
+/// Multiply to 128 bits and fold the halves: every input bit reaches every
+/// output bit (wyhash's `mum` mix).
+#[inline(always)]
+fn mum(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+/// Little-endian word from 8 bytes (one unaligned load).
+#[inline(always)]
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(w)
+}
+
+/// Append `bytes` (a whole fixed array, a multiple of 8 bytes) as words,
+/// with every byte from `used` on zeroed: unused slots must not count.
+#[inline(always)]
+fn push_masked(words: &mut [u64], mut n: usize, bytes: &[u8], used: usize) -> usize {
+    for (i, c) in bytes.chunks_exact(8).enumerate() {
+        let keep = used.saturating_sub(8 * i).min(8);
+        let mask = if keep == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * keep)) - 1
+        };
+        words[n] = word(c) & mask;
+        n += 1;
+    }
+    n
+}
+
+/// wyhash's bulk rounds over a word stream: three independent multiply
+/// chains of 16 bytes each per round, then wyhash's finish with the length.
+#[inline(always)]
+fn wymix(words: &[u64]) -> u64 {
+    let seed = SECRET[0] ^ mum(SECRET[0], SECRET[1]);
+    let (mut s0, mut s1, mut s2) = (seed, seed, seed);
+    let mut rounds = words.chunks_exact(6);
+    for w in &mut rounds {
+        s0 = mum(w[0] ^ SECRET[1], w[1] ^ s0);
+        s1 = mum(w[2] ^ SECRET[2], w[3] ^ s1);
+        s2 = mum(w[4] ^ SECRET[3], w[5] ^ s2);
+    }
+    let mut s = s0 ^ s1 ^ s2;
+    let mut pairs = rounds.remainder().chunks_exact(2);
+    for w in &mut pairs {
+        s = mum(w[0] ^ SECRET[1], w[1] ^ s);
+    }
+    let (a, b) = match pairs.remainder() {
+        [last] => (*last, 0),
+        _ => (0, 0),
+    };
+    let r = u128::from(a ^ SECRET[1]) * u128::from(b ^ s);
+    let len = 8 * words.len() as u64;
+    mum((r as u64) ^ SECRET[0] ^ len, ((r >> 64) as u64) ^ SECRET[1])
+}
+
+const FIXED_BYTES: usize = std::mem::size_of::<[FsState; MAX_FS]>()
+    + std::mem::size_of::<[BufState; MAX_BUFIO]>()
+    + MAX_LOCKS;
+const _: () = assert!(
+    std::mem::size_of::<[FsState; MAX_FS]>().is_multiple_of(8)
+        && std::mem::size_of::<[BufState; MAX_BUFIO]>().is_multiple_of(8)
+        && MAX_LOCKS.is_multiple_of(8)
+);
+/// Words of the fingerprint's input: header, counts, the masked fixed
+/// arrays, and at most every task.
+const FP_WORDS: usize = 2 + FIXED_BYTES / 8 + std::mem::size_of::<[Task; MAX_TASKS]>().div_ceil(8);
+
 impl World {
+    /// A 64-bit fingerprint of exactly what `Hash` covers (the used slots),
+    /// for the model checker's visited set. The used slots are read as raw
+    /// words (unused ones masked to zero, the counts in the header fix every
+    /// length) and mixed with wyhash's rounds in one pass, instead of one
+    /// hasher call per field. Distinct worlds collide with probability about
+    /// 2^-64 per pair, as with any strong 64-bit hash.
+    pub fn fingerprint(&self) -> u64 {
+        let header = u64::from(self.free)
+            | u64::from(self.anon) << 16
+            | u64::from(self.swap_free) << 32
+            | u64::from(self.kswapd_awake) << 48
+            | u64::from(self.nt) << 56;
+        let counts = u64::from(self.nf) | u64::from(self.nb) << 8 | u64::from(self.nl) << 16;
+        let mut words = [0u64; FP_WORDS];
+        words[0] = header;
+        words[1] = counts;
+        let mut n = 2;
+        let nf = self.nf as usize * std::mem::size_of::<FsState>();
+        n = push_masked(&mut words, n, plain_bytes(&self.fs), nf);
+        let nb = self.nb as usize * std::mem::size_of::<BufState>();
+        n = push_masked(&mut words, n, plain_bytes(&self.bufio), nb);
+        n = push_masked(&mut words, n, plain_bytes(&self.locks), self.nl as usize);
+        let tasks = plain_bytes(&self.tasks[..self.nt as usize]);
+        let mut chunks = tasks.chunks_exact(8);
+        for c in &mut chunks {
+            words[n] = word(c);
+            n += 1;
+        }
+        if !chunks.remainder().is_empty() {
+            words[n] = word(chunks.remainder());
+            n += 1;
+        }
+        wymix(&words[..n])
+    }
+
     /// Free pages.
     pub fn free_pages(&self) -> u16 {
         self.free
@@ -147,5 +294,153 @@ impl World {
     /// Whether task `t` finished (or was OOM-killed).
     pub fn task_finished(&self, t: usize) -> bool {
         matches!(self.tasks[t].st, ST_DONE | ST_KILLED)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Three tasks, two filesystems, one bufio client, four locks in use.
+    fn world() -> World {
+        let mut w = World {
+            free: 100,
+            anon: 20,
+            swap_free: 0,
+            kswapd_awake: false,
+            nt: 3,
+            nf: 2,
+            nb: 1,
+            nl: 4,
+            fs: Default::default(),
+            bufio: Default::default(),
+            locks: [NONE; MAX_LOCKS],
+            tasks: Default::default(),
+        };
+        for (i, t) in w.tasks[..3].iter_mut().enumerate() {
+            t.pc = i as u16;
+            t.serving = NONE;
+            t.bio_dev = NONE;
+        }
+        w
+    }
+
+    /// Every byte the fingerprint reads, each changed in turn.
+    fn variants() -> Vec<World> {
+        let mut out = Vec::new();
+        for v in [1u16, 0x100, 0xffff] {
+            let mut w = world();
+            w.free ^= v;
+            out.push(w.clone());
+            let mut w = world();
+            w.anon ^= v;
+            out.push(w.clone());
+            let mut w = world();
+            w.swap_free ^= v;
+            out.push(w);
+        }
+        let mut w = world();
+        w.kswapd_awake = true;
+        out.push(w);
+        for f in 0..2 {
+            for v in [1u16, 0x8000] {
+                for field in 0..4 {
+                    let mut w = world();
+                    let fs = &mut w.fs[f];
+                    *[
+                        &mut fs.clean,
+                        &mut fs.dirty,
+                        &mut fs.inodes,
+                        &mut fs.dirty_inodes,
+                    ][field] ^= v;
+                    out.push(w);
+                }
+            }
+        }
+        for field in 0..4 {
+            let mut w = world();
+            let b = &mut w.bufio[0];
+            match field {
+                0 => b.clean = 1,
+                1 => b.dirty = 1,
+                2 => b.reserve = 1,
+                _ => b.queued = true,
+            }
+            out.push(w);
+        }
+        for l in 0..4 {
+            let mut w = world();
+            w.locks[l] = 0;
+            out.push(w);
+        }
+        for t in 0..3 {
+            for byte in 0..std::mem::size_of::<Task>() {
+                let mut w = world();
+                let task = &mut w.tasks[t];
+                let mut fields: Vec<&mut u8> = vec![
+                    &mut task.st,
+                    &mut task.flags,
+                    &mut task.held,
+                    &mut task.bits,
+                    &mut task.rsrc,
+                    &mut task.rstep,
+                    &mut task.serving,
+                    &mut task.bio_dev,
+                    &mut task.bio_st,
+                    &mut task.bio_pages,
+                    &mut task.bio_flags,
+                ];
+                fields.extend(task.saved.iter_mut());
+                fields.extend(task.rep.iter_mut());
+                match byte {
+                    0 => task.pc ^= 1,
+                    1 => task.pc ^= 0x100,
+                    b => *fields[b - 2] ^= 0x10,
+                }
+                out.push(w);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_used_byte_changes_the_fingerprint() {
+        let mut seen = HashSet::from([world().fingerprint()]);
+        for (i, w) in variants().iter().enumerate() {
+            assert!(seen.insert(w.fingerprint()), "variant {i}");
+        }
+    }
+
+    #[test]
+    fn unused_slots_do_not_count_like_hash() {
+        // `Hash` covers only the used slots; so must the fingerprint.
+        let mut w = world();
+        w.tasks[5].pc = 9;
+        w.fs[3].dirty = 4;
+        w.bufio[2].clean = 1;
+        w.locks[7] = 1;
+        assert_eq!(w.fingerprint(), world().fingerprint());
+    }
+
+    #[test]
+    fn small_counters_do_not_collide() {
+        // Worlds that differ by small counts in a few places, as a search
+        // visits them: 2^20 combinations, all distinct.
+        let mut seen = HashSet::new();
+        for a in 0u16..32 {
+            for b in 0u16..32 {
+                for c in 0u8..32 {
+                    for d in 0u8..32 {
+                        let mut w = world();
+                        w.free = a;
+                        w.fs[1].dirty = b;
+                        w.tasks[0].held = c;
+                        w.tasks[2].saved[5] = d;
+                        assert!(seen.insert(w.fingerprint()));
+                    }
+                }
+            }
+        }
     }
 }

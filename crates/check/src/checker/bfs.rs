@@ -69,6 +69,11 @@ impl<S> Batch<S> {
 
 /// Expand frontier entries; successors are fingerprinted here (in
 /// parallel) and deduplicated by the merge.
+///
+/// Two passes: the first lists every entry's actions and picks the ones to
+/// explore, so `children` is sized once (growing it would copy every world
+/// already in it); the second clones each parent straight into its slot
+/// and steps it there.
 fn expand<M: Model>(
     model: &M,
     entries: &[Child<M::State>],
@@ -76,17 +81,18 @@ fn expand<M: Model>(
     mut children: Vec<Child<M::State>>,
 ) -> Batch<M::State> {
     let mut buf = Vec::new();
-    children.reserve(entries.len() * 3);
-    let mut batch = Batch {
-        metas: Vec::with_capacity(entries.len()),
-        children,
-    };
-    for entry in entries.iter().filter(|c| c.slot != DROPPED) {
+    // (entry, action position, action) of every successor to build.
+    let mut todo: Vec<(u32, u32, M::Action)> = Vec::with_capacity(entries.len() * 4);
+    let mut metas = Vec::with_capacity(entries.len());
+    for (e, entry) in entries.iter().enumerate() {
+        if entry.slot == DROPPED {
+            continue;
+        }
         let state = &entry.state;
         buf.clear();
         model.actions(state, &mut buf);
         if buf.is_empty() {
-            batch.metas.push(Meta {
+            metas.push(Meta {
                 parent: entry.slot,
                 terminal: Some(model.terminal(state)),
                 transitions: 0,
@@ -103,22 +109,32 @@ fn expand<M: Model>(
             Some(i) => i..i + 1,
             None => 0..buf.len(),
         };
-        batch.metas.push(Meta {
+        metas.push(Meta {
             parent: entry.slot,
             terminal: None,
             transitions: range.len() as u32,
             children: range.len() as u32,
         });
-        for i in range {
-            let next = model.next_state(state, buf[i]);
-            batch.children.push(Child {
-                key: key_of(model, &next, opts.symmetry),
-                slot: i as u32,
-                state: next,
-            });
-        }
+        todo.extend(range.map(|i| (e as u32, i as u32, buf[i])));
     }
-    batch
+    children.clear();
+    if children.capacity() < todo.len() {
+        // A fresh buffer: reserving on the old one would copy its bytes.
+        children = Vec::with_capacity(todo.len());
+    }
+    for &(e, slot, action) in &todo {
+        let state = &entries[e as usize].state;
+        children.push(Child {
+            key: 0,
+            slot,
+            state: state.clone(),
+        });
+        let last = children.len() - 1;
+        let child = &mut children[last];
+        model.next_state_in_place(state, action, &mut child.state);
+        child.key = key_of(model, &child.state, opts.symmetry);
+    }
+    Batch { metas, children }
 }
 
 /// One expansion task: frontier entries and the buffer for their successors.

@@ -39,16 +39,18 @@ pub mod simulation;
 
 use std::time::{Duration, Instant};
 
-use crate::fingerprint::fingerprint;
 use crate::model::Model;
 use crate::report::{BoundHit, Step, Trace};
 
 /// The visited-set key of a state: its representative's fingerprint.
+/// Never 0 (0 marks an empty table slot).
+#[inline]
 pub(crate) fn key_of<M: Model>(model: &M, state: &M::State, symmetry: bool) -> u64 {
-    if symmetry && let Some(rep) = model.representative(state) {
-        return fingerprint(&rep);
-    }
-    fingerprint(state)
+    let fp = match symmetry.then(|| model.representative(state)).flatten() {
+        Some(rep) => model.fingerprint(&rep),
+        None => model.fingerprint(state),
+    };
+    fp.max(1)
 }
 
 /// Replay `actions` from initial state number `init`, describing each step.
