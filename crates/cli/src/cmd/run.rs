@@ -6,6 +6,7 @@ use reclaimscope_sim::run::Walker;
 use reclaimscope_sim::{MetricsAcc, Outcome, RunReport, Scenario, Sim, Status};
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -78,7 +79,23 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     };
     let mut first_failure: Option<RunReport> = None;
     let mut walker = Walker::new(&sim);
-    for i in 0..args.runs.max(1) {
+    let runs = args.runs.max(1);
+    // Many runs take seconds: show a bar on a terminal, nothing when piped.
+    let bar = (runs >= 10_000 && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(runs);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {human_pos}/{human_len} runs, eta {eta}",
+        ) {
+            b.set_style(style);
+        }
+        b
+    });
+    for i in 0..runs {
+        if let Some(b) = &bar
+            && i % 4096 == 0
+        {
+            b.set_position(i);
+        }
         let seed = args.seed.wrapping_add(i);
         let (status, _) = walker.run_quiet(seed, args.max_steps, &mut acc);
         match status {
@@ -90,6 +107,9 @@ pub fn run(args: Args) -> Result<u8, InputError> {
             // Replay the same seed to tell its story (runs are deterministic).
             first_failure = Some(reclaimscope_sim::run(&sim, seed, args.max_steps));
         }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
     let metrics = acc.finish(&sim);
     let outcome = if counts.deadlock > 0 {
