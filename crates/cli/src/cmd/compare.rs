@@ -139,8 +139,13 @@ fn cell(sim: &Sim, scenario: &str, policy: Policy, args: &Args) -> Cell {
     }
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.0}%", x * 100.0)
+/// Direct-reclaim success, or `-` when no allocation entered direct reclaim.
+fn success(m: &Metrics) -> String {
+    if m.direct_reclaim_rounds == 0 {
+        "-".into()
+    } else {
+        format!("{:.0}%", m.direct_reclaim_success_rate * 100.0)
+    }
 }
 
 fn markdown(cells: &[Cell]) -> String {
@@ -173,7 +178,7 @@ fn markdown(cells: &[Cell]) -> String {
             c.runs_blocked,
             c.runs,
             m.reach_mean,
-            pct(m.direct_reclaim_success_rate),
+            success(m),
             m.enomem,
             m.alloc_failures,
             m.oom_kills,
@@ -199,7 +204,7 @@ fn html(cells: &[Cell]) -> String {
                 "<tr class=\"{v}\"><td>{p}</td><td>{v}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
                 c.states,
                 c.metrics.reach_mean,
-                pct(c.metrics.direct_reclaim_success_rate),
+                success(&c.metrics),
                 c.metrics.enomem,
                 p = escape(&c.policy),
                 v = c.verdict,
