@@ -24,8 +24,11 @@ use crate::model::{Model, Terminal};
 use crate::report::{BoundHit, Report, Stats, Step, Trace, Verdict};
 use crate::table::{FpTable, ParentLog, ROOT};
 
-/// Frontier entries expanded per parallel task.
-const CHUNK: usize = 32;
+/// Frontier entries expanded per parallel task. Large, because a task drops
+/// the successors that coincide within its run (see [`KeySet`]) before the
+/// serial merge sees them: 512 entries catch ~35-40% of all transitions on
+/// interleaving-heavy models, 32 only half as many.
+const CHUNK: usize = 512;
 /// A level's blocks start at this many entries and double up to [`MAX_BLOCK`],
 /// so small levels and tight memory bounds get small buffers.
 const FIRST_BLOCK: usize = 64;
@@ -81,8 +84,8 @@ fn expand<M: Model>(
     mut children: Vec<Child<M::State>>,
 ) -> Batch<M::State> {
     let mut buf = Vec::new();
-    // (entry, action position, action) of every successor to build.
-    let mut todo: Vec<(u32, u32, M::Action)> = Vec::with_capacity(entries.len() * 4);
+    // (entry, its meta, action position, action) of every successor to build.
+    let mut todo: Vec<(u32, u32, u32, M::Action)> = Vec::with_capacity(entries.len() * 4);
     let mut metas = Vec::with_capacity(entries.len());
     for (e, entry) in entries.iter().enumerate() {
         if entry.slot == DROPPED {
@@ -115,14 +118,16 @@ fn expand<M: Model>(
             transitions: range.len() as u32,
             children: range.len() as u32,
         });
-        todo.extend(range.map(|i| (e as u32, i as u32, buf[i])));
+        let m = metas.len() as u32 - 1;
+        todo.extend(range.map(|i| (e as u32, m, i as u32, buf[i])));
     }
     children.clear();
     if children.capacity() < todo.len() {
         // A fresh buffer: reserving on the old one would copy its bytes.
         children = Vec::with_capacity(todo.len());
     }
-    for &(e, slot, action) in &todo {
+    let mut seen = KeySet::with_capacity(todo.len());
+    for &(e, m, slot, action) in &todo {
         let state = &entries[e as usize].state;
         children.push(Child {
             key: 0,
@@ -133,8 +138,50 @@ fn expand<M: Model>(
         let child = &mut children[last];
         model.next_state_in_place(state, action, &mut child.state);
         child.key = key_of(model, &child.state, opts.symmetry);
+        if !seen.insert(child.key) {
+            // An earlier successor in this run has the same key, so the
+            // in-order merge would find it already visited: drop it here,
+            // in parallel, and keep only the transition count.
+            children.pop();
+            metas[m as usize].children -= 1;
+        }
     }
     Batch { metas, children }
+}
+
+/// A small open-addressing set of fingerprints (never 0), local to one
+/// expansion task: catches the successors that coincide within a run of
+/// frontier states (interleavings of independent steps meet again two
+/// levels down, usually from neighbouring parents).
+struct KeySet {
+    slots: Vec<u64>,
+    mask: usize,
+}
+
+impl KeySet {
+    fn with_capacity(n: usize) -> KeySet {
+        let size = (2 * n).next_power_of_two().max(16);
+        KeySet {
+            slots: vec![0; size],
+            mask: size - 1,
+        }
+    }
+
+    /// True when `key` was not in the set.
+    #[inline]
+    fn insert(&mut self, key: u64) -> bool {
+        let mut i = key as usize & self.mask;
+        loop {
+            match self.slots[i] {
+                0 => {
+                    self.slots[i] = key;
+                    return true;
+                }
+                k if k == key => return false,
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
 }
 
 /// One expansion task: frontier entries and the buffer for their successors.
