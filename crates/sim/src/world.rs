@@ -156,7 +156,7 @@ fn mum(a: u64, b: u64) -> u64 {
     (r as u64) ^ ((r >> 64) as u64)
 }
 
-/// Little-endian word from 8 bytes (one unaligned load).
+/// Little-endian word from up to 8 bytes, zero-padded.
 #[inline(always)]
 fn word(bytes: &[u8]) -> u64 {
     let mut w = [0u8; 8];
@@ -164,68 +164,101 @@ fn word(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// Append `bytes` (a whole fixed array, a multiple of 8 bytes) as words,
-/// with every byte from `used` on zeroed: unused slots must not count.
+/// The 8-byte words of `bytes` (a whole fixed array, a multiple of 8
+/// bytes long) with every byte from `used` on zeroed: unused slots must
+/// not count.
 #[inline(always)]
-fn push_masked(words: &mut [u64], mut n: usize, bytes: &[u8], used: usize) -> usize {
-    for (i, c) in bytes.chunks_exact(8).enumerate() {
+fn masked_words<const N: usize>(bytes: &[u8], used: usize) -> [u64; N] {
+    let mut out = [0u64; N];
+    for (i, (o, c)) in out.iter_mut().zip(bytes.chunks_exact(8)).enumerate() {
         let keep = used.saturating_sub(8 * i).min(8);
-        let mask = if keep == 8 {
-            u64::MAX
+        let mask = if keep == 0 {
+            0
         } else {
-            (1u64 << (8 * keep)) - 1
+            u64::MAX >> (64 - 8 * keep)
         };
-        words[n] = word(c) & mask;
-        n += 1;
+        *o = word(c) & mask;
     }
-    n
+    out
 }
 
-/// wyhash's bulk rounds over a word stream: three independent multiply
-/// chains of 16 bytes each per round, then wyhash's finish with the length.
-#[inline(always)]
-fn wymix(words: &[u64]) -> u64 {
-    let seed = SECRET[0] ^ mum(SECRET[0], SECRET[1]);
-    let (mut s0, mut s1, mut s2) = (seed, seed, seed);
-    let mut rounds = words.chunks_exact(6);
-    for w in &mut rounds {
-        s0 = mum(w[0] ^ SECRET[1], w[1] ^ s0);
-        s1 = mum(w[2] ^ SECRET[2], w[3] ^ s1);
-        s2 = mum(w[4] ^ SECRET[3], w[5] ^ s2);
-    }
-    let mut s = s0 ^ s1 ^ s2;
-    let mut pairs = rounds.remainder().chunks_exact(2);
-    for w in &mut pairs {
-        s = mum(w[0] ^ SECRET[1], w[1] ^ s);
-    }
-    let (a, b) = match pairs.remainder() {
-        [last] => (*last, 0),
-        _ => (0, 0),
-    };
-    let r = u128::from(a ^ SECRET[1]) * u128::from(b ^ s);
-    let len = 8 * words.len() as u64;
-    mum((r as u64) ^ SECRET[0] ^ len, ((r >> 64) as u64) ^ SECRET[1])
+/// wyhash's bulk state: three independent multiply chains that each take
+/// 16 bytes per round, so a round reads 48 bytes.
+struct Wy {
+    lanes: [u64; 3],
 }
 
-const FIXED_BYTES: usize = std::mem::size_of::<[FsState; MAX_FS]>()
-    + std::mem::size_of::<[BufState; MAX_BUFIO]>()
-    + MAX_LOCKS;
+impl Wy {
+    #[inline(always)]
+    fn new() -> Wy {
+        let seed = SECRET[0] ^ mum(SECRET[0], SECRET[1]);
+        Wy { lanes: [seed; 3] }
+    }
+
+    /// One round over six words.
+    #[inline(always)]
+    fn round(&mut self, w: [u64; 6]) {
+        let [s0, s1, s2] = &mut self.lanes;
+        *s0 = mum(w[0] ^ SECRET[1], w[1] ^ *s0);
+        *s1 = mum(w[2] ^ SECRET[2], w[3] ^ *s1);
+        *s2 = mum(w[4] ^ SECRET[3], w[5] ^ *s2);
+    }
+
+    /// Two words into the first chain (wyhash's 16-byte step).
+    #[inline(always)]
+    fn pair(&mut self, a: u64, b: u64) {
+        self.lanes[0] = mum(a ^ SECRET[1], b ^ self.lanes[0]);
+    }
+
+    /// `bytes` in 48-byte rounds, then 16-byte steps, then a zero-padded
+    /// tail: the caller fixes the length elsewhere in the input.
+    #[inline(always)]
+    fn bytes(&mut self, bytes: &[u8]) {
+        let mut rounds = bytes.chunks_exact(48);
+        for r in &mut rounds {
+            let w = |i: usize| word(&r[8 * i..8 * i + 8]);
+            self.round([w(0), w(1), w(2), w(3), w(4), w(5)]);
+        }
+        let mut pairs = rounds.remainder().chunks_exact(16);
+        for p in &mut pairs {
+            self.pair(word(&p[..8]), word(&p[8..]));
+        }
+        let tail = pairs.remainder();
+        if !tail.is_empty() {
+            let (a, b) = tail.split_at(tail.len().min(8));
+            self.pair(word(a), word(b));
+        }
+    }
+
+    /// wyhash's finish, keyed by the input length.
+    #[inline(always)]
+    fn finish(self, len: u64) -> u64 {
+        let [s0, s1, s2] = self.lanes;
+        let s = s0 ^ s1 ^ s2;
+        let r = u128::from(SECRET[1]) * u128::from(s);
+        mum((r as u64) ^ SECRET[0] ^ len, ((r >> 64) as u64) ^ SECRET[1])
+    }
+}
+
+const FS_WORDS: usize = std::mem::size_of::<[FsState; MAX_FS]>() / 8;
+const BUFIO_WORDS: usize = std::mem::size_of::<[BufState; MAX_BUFIO]>() / 8;
+const LOCK_WORDS: usize = MAX_LOCKS / 8;
 const _: () = assert!(
     std::mem::size_of::<[FsState; MAX_FS]>().is_multiple_of(8)
         && std::mem::size_of::<[BufState; MAX_BUFIO]>().is_multiple_of(8)
         && MAX_LOCKS.is_multiple_of(8)
 );
-/// Words of the fingerprint's input: header, counts, the masked fixed
-/// arrays, and at most every task.
-const FP_WORDS: usize = 2 + FIXED_BYTES / 8 + std::mem::size_of::<[Task; MAX_TASKS]>().div_ceil(8);
+// `World::fingerprint` lays the fixed arrays out in two rounds and a pair.
+const _: () = assert!(FS_WORDS == 8 && BUFIO_WORDS == 2 && LOCK_WORDS == 2);
 
 impl World {
     /// A 64-bit fingerprint of exactly what `Hash` covers (the used slots),
-    /// for the model checker's visited set. The used slots are read as raw
-    /// words (unused ones masked to zero, the counts in the header fix every
-    /// length) and mixed with wyhash's rounds in one pass, instead of one
-    /// hasher call per field. Distinct worlds collide with probability about
-    /// 2^-64 per pair, as with any strong 64-bit hash.
+    /// for the model checker's visited set: the fixed arrays are read as
+    /// words with unused slots masked to zero, the tasks straight from
+    /// memory, all mixed with wyhash's rounds in one pass instead of one
+    /// hasher call per field (the counts in the first word fix every
+    /// length). Distinct worlds collide with probability about 2^-64 per
+    /// pair, as with any strong 64-bit hash.
     pub fn fingerprint(&self) -> u64 {
         let header = u64::from(self.free)
             | u64::from(self.anon) << 16
@@ -233,26 +266,19 @@ impl World {
             | u64::from(self.kswapd_awake) << 48
             | u64::from(self.nt) << 56;
         let counts = u64::from(self.nf) | u64::from(self.nb) << 8 | u64::from(self.nl) << 16;
-        let mut words = [0u64; FP_WORDS];
-        words[0] = header;
-        words[1] = counts;
-        let mut n = 2;
         let nf = self.nf as usize * std::mem::size_of::<FsState>();
-        n = push_masked(&mut words, n, plain_bytes(&self.fs), nf);
+        let fs: [u64; FS_WORDS] = masked_words(plain_bytes(&self.fs), nf);
         let nb = self.nb as usize * std::mem::size_of::<BufState>();
-        n = push_masked(&mut words, n, plain_bytes(&self.bufio), nb);
-        n = push_masked(&mut words, n, plain_bytes(&self.locks), self.nl as usize);
+        let bufio: [u64; BUFIO_WORDS] = masked_words(plain_bytes(&self.bufio), nb);
+        let locks: [u64; LOCK_WORDS] = masked_words(plain_bytes(&self.locks), self.nl as usize);
+        let mut wy = Wy::new();
+        // Fixed part: header, counts, 8 fs words, 2 bufio, 2 lock words.
+        wy.round([header, counts, fs[0], fs[1], fs[2], fs[3]]);
+        wy.round([fs[4], fs[5], fs[6], fs[7], bufio[0], bufio[1]]);
+        wy.pair(locks[0], locks[1]);
         let tasks = plain_bytes(&self.tasks[..self.nt as usize]);
-        let mut chunks = tasks.chunks_exact(8);
-        for c in &mut chunks {
-            words[n] = word(c);
-            n += 1;
-        }
-        if !chunks.remainder().is_empty() {
-            words[n] = word(chunks.remainder());
-            n += 1;
-        }
-        wymix(&words[..n])
+        wy.bytes(tasks);
+        wy.finish(tasks.len() as u64)
     }
 
     /// Free pages.
