@@ -8,10 +8,14 @@
 //! states get the same indices, the same parents and the same first deadlock
 //! with 1 thread or many: the output is byte-identical.
 //!
-//! States are never copied after the step function returns them: a merged
-//! batch of successors *is* the next level's storage, with duplicates marked
-//! rather than removed (worlds of a storage stack are hundreds of bytes, and
-//! moving them dominated the search before).
+//! Successors are stored as (parent, action, fingerprint), not as states:
+//! a successor is built in a scratch state to be fingerprinted, and only the
+//! ones the merge keeps are built again, once, when their level is expanded
+//! (into the batch that then serves as their successors' parents). Worlds of
+//! a storage stack are hundreds of bytes and most successors are duplicates,
+//! so writing every successor to memory cost more (copies, page faults) than
+//! one extra step per new state. A merged batch of successors *is* the next
+//! level's frontier, with duplicates marked rather than removed.
 //!
 //! A deadlock is recognised when its state is expanded (no enabled action and
 //! [`Model::terminal`] says so). All shallower levels were expanded first, so
@@ -40,13 +44,18 @@ const SEQUENTIAL_LEVEL: usize = 256;
 /// `Child::slot` of a duplicate.
 const DROPPED: u32 = u32::MAX;
 
-/// A successor. Before the merge, `slot` is the action's position in its
-/// parent's action list; after, the state's index in the parent log (or
-/// [`DROPPED`] for a state seen before).
-struct Child<S> {
+/// A successor, stored without its state: `parent` (an index into its
+/// batch's `worlds`) and `action` rebuild it when it is expanded, so a
+/// successor that turns out to be a duplicate never has its world stored.
+/// Before the merge, `slot` is the action's position in its parent's action
+/// list; after, the state's index in the parent log (or [`DROPPED`] for a
+/// state seen before). `action` is `None` for an initial state (the world
+/// itself).
+struct Child<A> {
     key: u64,
     slot: u32,
-    state: S,
+    parent: u32,
+    action: Option<A>,
 }
 
 /// What expanding one frontier state produced.
@@ -57,15 +66,19 @@ struct Meta {
     children: u32,
 }
 
-/// Successors of a run of frontier states, in order; after the merge, a
-/// batch of the next level.
-struct Batch<S> {
+/// Successors of a run of frontier states, in order, with those states'
+/// worlds; after the merge, a batch of the next level.
+struct Batch<S, A> {
     metas: Vec<Meta>,
-    children: Vec<Child<S>>,
+    children: Vec<Child<A>>,
+    /// The expanded (live) frontier states, the successors' parents.
+    worlds: Vec<S>,
 }
 
-impl<S> Batch<S> {
-    fn live(&self) -> impl Iterator<Item = &Child<S>> {
+type BatchOf<M> = Batch<<M as Model>::State, <M as Model>::Action>;
+
+impl<S, A> Batch<S, A> {
+    fn live(&self) -> impl Iterator<Item = &Child<A>> {
         self.children.iter().filter(|c| c.slot != DROPPED)
     }
 }
@@ -73,25 +86,35 @@ impl<S> Batch<S> {
 /// Expand frontier entries; successors are fingerprinted here (in
 /// parallel) and deduplicated by the merge.
 ///
-/// Two passes: the first lists every entry's actions and picks the ones to
-/// explore, so `children` is sized once (growing it would copy every world
-/// already in it); the second clones each parent straight into its slot
-/// and steps it there.
+/// Each live entry's world is rebuilt from its parent (one step) into
+/// `worlds`, the batch's storage; each successor is built in a scratch
+/// world, fingerprinted and kept only as (parent, action).
 fn expand<M: Model>(
     model: &M,
-    entries: &[Child<M::State>],
+    entries: &[Child<M::Action>],
+    parents: &[M::State],
     opts: &Options<'_>,
-    mut children: Vec<Child<M::State>>,
-) -> Batch<M::State> {
+    mut worlds: Vec<M::State>,
+) -> BatchOf<M> {
     let mut buf = Vec::new();
-    // (entry, its meta, action position, action) of every successor to build.
-    let mut todo: Vec<(u32, u32, u32, M::Action)> = Vec::with_capacity(entries.len() * 4);
-    let mut metas = Vec::with_capacity(entries.len());
-    for (e, entry) in entries.iter().enumerate() {
-        if entry.slot == DROPPED {
-            continue;
+    let live = entries.iter().filter(|c| c.slot != DROPPED).count();
+    worlds.clear();
+    if worlds.capacity() < live {
+        // A fresh buffer: reserving on the old one would copy its bytes.
+        worlds = Vec::with_capacity(live);
+    }
+    let mut children = Vec::with_capacity(live * 4);
+    let mut metas = Vec::with_capacity(live);
+    let mut seen = KeySet::with_capacity(live * 8);
+    let mut scratch: Option<M::State> = None;
+    for entry in entries.iter().filter(|c| c.slot != DROPPED) {
+        let parent = &parents[entry.parent as usize];
+        worlds.push(parent.clone());
+        let w = worlds.len() - 1;
+        if let Some(action) = entry.action {
+            model.next_state_in_place(parent, action, &mut worlds[w]);
         }
-        let state = &entry.state;
+        let state = &worlds[w];
         buf.clear();
         model.actions(state, &mut buf);
         if buf.is_empty() {
@@ -112,41 +135,43 @@ fn expand<M: Model>(
             Some(i) => i..i + 1,
             None => 0..buf.len(),
         };
+        let mut kept = 0;
+        for i in range.clone() {
+            let action = buf[i];
+            let next = match &mut scratch {
+                Some(next) => {
+                    next.clone_from(state);
+                    next
+                }
+                None => scratch.insert(state.clone()),
+            };
+            model.next_state_in_place(state, action, next);
+            let key = key_of(model, next, opts.symmetry);
+            // A successor whose key came up earlier in this run would be
+            // found visited by the in-order merge: drop it here, in
+            // parallel, and keep only the transition count.
+            if seen.insert(key) {
+                children.push(Child {
+                    key,
+                    slot: i as u32,
+                    parent: w as u32,
+                    action: Some(action),
+                });
+                kept += 1;
+            }
+        }
         metas.push(Meta {
             parent: entry.slot,
             terminal: None,
             transitions: range.len() as u32,
-            children: range.len() as u32,
+            children: kept,
         });
-        let m = metas.len() as u32 - 1;
-        todo.extend(range.map(|i| (e as u32, m, i as u32, buf[i])));
     }
-    children.clear();
-    if children.capacity() < todo.len() {
-        // A fresh buffer: reserving on the old one would copy its bytes.
-        children = Vec::with_capacity(todo.len());
+    Batch {
+        metas,
+        children,
+        worlds,
     }
-    let mut seen = KeySet::with_capacity(todo.len());
-    for &(e, m, slot, action) in &todo {
-        let state = &entries[e as usize].state;
-        children.push(Child {
-            key: 0,
-            slot,
-            state: state.clone(),
-        });
-        let last = children.len() - 1;
-        let child = &mut children[last];
-        model.next_state_in_place(state, action, &mut child.state);
-        child.key = key_of(model, &child.state, opts.symmetry);
-        if !seen.insert(child.key) {
-            // An earlier successor in this run has the same key, so the
-            // in-order merge would find it already visited: drop it here,
-            // in parallel, and keep only the transition count.
-            children.pop();
-            metas[m as usize].children -= 1;
-        }
-    }
-    Batch { metas, children }
 }
 
 /// A small open-addressing set of fingerprints (never 0), local to one
@@ -156,6 +181,7 @@ fn expand<M: Model>(
 struct KeySet {
     slots: Vec<u64>,
     mask: usize,
+    len: usize,
 }
 
 impl KeySet {
@@ -164,17 +190,36 @@ impl KeySet {
         KeySet {
             slots: vec![0; size],
             mask: size - 1,
+            len: 0,
         }
     }
 
-    /// True when `key` was not in the set.
+    /// True when `key` was not in the set. Grows at half full.
     #[inline]
     fn insert(&mut self, key: u64) -> bool {
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow();
+        }
+        self.place(key)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let old = std::mem::replace(self, KeySet::with_capacity(self.slots.len()));
+        for k in old.slots.into_iter().filter(|&k| k != 0) {
+            self.place(k);
+        }
+    }
+
+    #[inline]
+    fn place(&mut self, key: u64) -> bool {
         let mut i = key as usize & self.mask;
         loop {
             match self.slots[i] {
                 0 => {
                     self.slots[i] = key;
+                    self.len += 1;
                     return true;
                 }
                 k if k == key => return false,
@@ -184,42 +229,43 @@ impl KeySet {
     }
 }
 
-/// One expansion task: frontier entries and the buffer for their successors.
-type Task<'f, S> = (&'f [Child<S>], Vec<Child<S>>);
+/// One expansion task: frontier entries, their parents' worlds, and the
+/// buffer for the entries' own worlds.
+type Task<'f, S, A> = (&'f [Child<A>], &'f [S], Vec<S>);
 
 /// Expand a block of frontier batches, `CHUNK` entries per task, into
 /// recycled buffers where there are any.
 fn expand_block<M: Model>(
     model: &M,
-    block: &[Batch<M::State>],
+    block: &[BatchOf<M>],
     opts: &Options<'_>,
     parallel: bool,
-    buffers: Vec<Vec<Child<M::State>>>,
-) -> Vec<Batch<M::State>> {
+    buffers: Vec<Vec<M::State>>,
+) -> Vec<BatchOf<M>> {
     let mut buffers = buffers;
-    let work: Vec<Task<'_, M::State>> = block
+    let work: Vec<Task<'_, M::State, M::Action>> = block
         .iter()
-        .flat_map(|b| b.children.chunks(CHUNK))
-        .map(|c| (c, buffers.pop().unwrap_or_default()))
+        .flat_map(|b| b.children.chunks(CHUNK).map(|c| (c, &b.worlds[..])))
+        .map(|(c, parents)| (c, parents, buffers.pop().unwrap_or_default()))
         .collect();
     if parallel {
         work.into_par_iter()
-            .map(|(c, out)| expand(model, c, opts, out))
+            .map(|(c, parents, out)| expand(model, c, parents, opts, out))
             .collect()
     } else {
         work.into_iter()
-            .map(|(c, out)| expand(model, c, opts, out))
+            .map(|(c, parents, out)| expand(model, c, parents, opts, out))
             .collect()
     }
 }
 
 /// Work items `expand_block` will create for `block`.
-fn work_items<S>(block: &[Batch<S>]) -> usize {
+fn work_items<S, A>(block: &[Batch<S, A>]) -> usize {
     block.iter().map(|b| b.children.len().div_ceil(CHUNK)).sum()
 }
 
 /// Consecutive groups of a level's batches, of growing size.
-fn blocks<S>(level: &[Batch<S>]) -> Vec<&[Batch<S>]> {
+fn blocks<S, A>(level: &[Batch<S, A>]) -> Vec<&[Batch<S, A>]> {
     let mut out = Vec::new();
     let (mut start, mut size, mut target) = (0, 0, FIRST_BLOCK);
     for (i, b) in level.iter().enumerate() {
@@ -243,14 +289,10 @@ enum Stop {
 }
 
 /// Accounted bytes of a batch kept as queue storage.
-fn batch_bytes<M: Model>(model: &M, batch: &Batch<M::State>) -> u64 {
-    // Duplicates still own their memory until the level is dropped.
-    let heap: usize = batch
-        .children
-        .iter()
-        .map(|c| model.heap_bytes(&c.state))
-        .sum();
-    (batch.children.capacity() * std::mem::size_of::<Child<M::State>>()
+fn batch_bytes<M: Model>(model: &M, batch: &BatchOf<M>) -> u64 {
+    let heap: usize = batch.worlds.iter().map(|w| model.heap_bytes(w)).sum();
+    (batch.children.capacity() * std::mem::size_of::<Child<M::Action>>()
+        + batch.worlds.capacity() * std::mem::size_of::<M::State>()
         + batch.metas.capacity() * std::mem::size_of::<Meta>()
         + heap) as u64
 }
@@ -266,9 +308,9 @@ struct Search<'m, M: Model> {
     queue: u64,
     /// Live entries of the next level.
     next_live: usize,
-    /// Emptied successor buffers of expanded levels, reused so the search
-    /// does not keep faulting in fresh pages (their bytes stay in `queue`).
-    recycle: Vec<Vec<Child<M::State>>>,
+    /// Emptied world buffers of expanded levels, reused so the search does
+    /// not keep faulting in fresh pages (their bytes stay in `queue`).
+    recycle: Vec<Vec<M::State>>,
 }
 
 impl<M: Model> Search<'_, M> {
@@ -336,10 +378,10 @@ impl<M: Model> Search<'_, M> {
     }
 
     /// Take buffers for `n` expansion tasks from the recycled ones.
-    fn buffers(&mut self, n: usize) -> Vec<Vec<Child<M::State>>> {
+    fn buffers(&mut self, n: usize) -> Vec<Vec<M::State>> {
         let keep = self.recycle.len().saturating_sub(n);
         let taken = self.recycle.split_off(keep);
-        let size = std::mem::size_of::<Child<M::State>>() as u64;
+        let size = std::mem::size_of::<M::State>() as u64;
         self.queue -= taken
             .iter()
             .map(|b| b.capacity() as u64 * size)
@@ -348,14 +390,14 @@ impl<M: Model> Search<'_, M> {
     }
 
     /// Empty an expanded level's batches into the recycled buffers.
-    fn retire(&mut self, level: Vec<Batch<M::State>>) {
-        let size = std::mem::size_of::<Child<M::State>>() as u64;
+    fn retire(&mut self, level: Vec<BatchOf<M>>) {
+        let size = std::mem::size_of::<M::State>() as u64;
         for batch in level {
             self.queue -= batch_bytes(self.model, &batch);
-            let mut children = batch.children;
-            children.clear();
-            self.queue += children.capacity() as u64 * size;
-            self.recycle.push(children);
+            let mut worlds = batch.worlds;
+            worlds.clear();
+            self.queue += worlds.capacity() as u64 * size;
+            self.recycle.push(worlds);
         }
     }
 
@@ -378,7 +420,7 @@ impl<M: Model> Search<'_, M> {
     }
 
     /// Merge one expanded batch in order; it becomes queue storage.
-    fn merge_batch(&mut self, batch: &mut Batch<M::State>) -> Result<(), Stop> {
+    fn merge_batch(&mut self, batch: &mut BatchOf<M>) -> Result<(), Stop> {
         let bytes = batch_bytes(self.model, batch);
         if let Some(hit) = self.limits.check(
             self.visited.len() as u64,
@@ -411,9 +453,8 @@ impl<M: Model> Search<'_, M> {
                 next += 1;
             }
         }
-        // The metas are not needed any more, nor are duplicates' slots when
-        // they are many: compacting in place lets the allocator reuse the
-        // tail instead of the search faulting in fresh pages.
+        // The metas are not needed any more, nor are duplicates' records
+        // when they are many.
         batch.metas = Vec::new();
         let live = batch.live().count();
         if live * 10 < batch.children.len() * 7 {
@@ -427,8 +468,8 @@ impl<M: Model> Search<'_, M> {
 
     fn merge(
         &mut self,
-        mut batches: Vec<Batch<M::State>>,
-        next: &mut Vec<Batch<M::State>>,
+        mut batches: Vec<BatchOf<M>>,
+        next: &mut Vec<BatchOf<M>>,
     ) -> Result<(), Stop> {
         for mut batch in batches.drain(..) {
             self.merge_batch(&mut batch)?;
@@ -492,12 +533,14 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
     let mut roots = Batch {
         metas: Vec::new(),
         children: Vec::new(),
+        worlds: model.init_states(),
     };
-    for (i, s) in model.init_states().into_iter().enumerate() {
+    for (i, s) in roots.worlds.iter().enumerate() {
         roots.children.push(Child {
-            key: key_of(model, &s, opts.symmetry),
+            key: key_of(model, s, opts.symmetry),
             slot: i as u32,
-            state: s,
+            parent: i as u32,
+            action: None,
         });
     }
     search.queue += batch_bytes(model, &roots);
@@ -512,7 +555,7 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
 
     let mut depth: u32 = 0;
     while live > 0 {
-        let mut next: Vec<Batch<M::State>> = Vec::new();
+        let mut next: Vec<BatchOf<M>> = Vec::new();
         search.next_live = 0;
         // The pool is only built once a level is wide enough to share.
         if pool.is_none() && opts.threads > 1 && live > SEQUENTIAL_LEVEL {
@@ -526,7 +569,7 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
         // Pipeline: merge block k on one thread while block k+1 is expanded
         // by the others. Merging stays in frontier order, so the result does
         // not depend on the thread count.
-        let mut pending: Option<Vec<Batch<M::State>>> = None;
+        let mut pending: Option<Vec<BatchOf<M>>> = None;
         for k in 0..=level_blocks.len() {
             let to_expand = level_blocks.get(k).copied();
             let buffers = search.buffers(to_expand.map_or(0, work_items));
@@ -565,4 +608,21 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
         depth += 1;
     }
     finish(&search, Verdict::Safe, depth, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeySet;
+
+    #[test]
+    fn key_set_grows_and_reports_each_key_once() {
+        let mut set = KeySet::with_capacity(1);
+        for k in 1..=1000u64 {
+            assert!(set.insert(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1));
+        }
+        for k in 1..=1000u64 {
+            assert!(!set.insert(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1));
+        }
+        assert_eq!(set.len, 1000);
+    }
 }
