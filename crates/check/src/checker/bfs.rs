@@ -124,6 +124,8 @@ fn expand<M: Model>(
                 transitions: 0,
                 children: 0,
             });
+            // A final state is nobody's parent: no need to keep its world.
+            worlds.pop();
             continue;
         }
         let local = if opts.por {
