@@ -498,6 +498,20 @@ impl Compiler<'_> {
         self.sites[data as usize].on_fail = self.pc();
     }
 
+    /// One dm-bufio buffer allocation (`alloc_buffer`) with `gfp`.
+    fn bufio_site(&mut self, b: u8, gfp: Gfp, task_fs: Option<u8>) -> u16 {
+        self.site(
+            gfp,
+            1,
+            0,
+            Dest::Held,
+            SiteKind::Bufio(b),
+            task_fs,
+            false,
+            true,
+        )
+    }
+
     /// `dm_bufio_read` of one block that is not cached, by allocation era.
     fn bufio_read(&mut self, b: u8, task_fs: Option<u8>) {
         let bufio = &self.sc.bufios[b as usize];
@@ -506,45 +520,18 @@ impl Compiler<'_> {
         let noio = Gfp::NOIO | Gfp::NORETRY | Gfp::NOMEMALLOC | Gfp::NOWARN;
         match bufio.alloc {
             BufioAlloc::NoioUnderLock => {
-                let s = self.site(
-                    noio,
-                    1,
-                    0,
-                    Dest::Held,
-                    SiteKind::Bufio(b),
-                    task_fs,
-                    false,
-                    true,
-                );
+                let s = self.bufio_site(b, noio, task_fs);
                 self.ops.push(Op::Lock(lock));
                 self.push_alloc(s);
                 self.ops.push(Op::Unlock(lock));
             }
             BufioAlloc::NowaitThenNoio => {
                 let nowait = Gfp::NOWAIT | Gfp::NORETRY | Gfp::NOMEMALLOC;
-                let s1 = self.site(
-                    nowait,
-                    1,
-                    0,
-                    Dest::Held,
-                    SiteKind::Bufio(b),
-                    task_fs,
-                    false,
-                    true,
-                );
+                let s1 = self.bufio_site(b, nowait, task_fs);
                 self.ops.push(Op::Lock(lock));
                 self.push_alloc(s1);
                 self.ops.push(Op::Unlock(lock));
-                let s2 = self.site(
-                    noio,
-                    1,
-                    0,
-                    Dest::Held,
-                    SiteKind::Bufio(b),
-                    task_fs,
-                    false,
-                    true,
-                );
+                let s2 = self.bufio_site(b, noio, task_fs);
                 self.push_alloc(s2);
                 self.ops.push(Op::Lock(lock));
                 self.sites[s1 as usize].on_ok = self.pc();
