@@ -139,6 +139,12 @@ fn cell(sim: &Sim, scenario: &str, policy: Policy, args: &Args) -> Cell {
     }
 }
 
+/// Simulated time tasks spent waiting on locks, all locks summed (seed
+/// 002's dm_bufio_lock contention shows here).
+fn lock_wait(m: &Metrics) -> u64 {
+    m.lock_wait.iter().map(|l| l.time).sum()
+}
+
 /// Direct-reclaim success, or `-` when no allocation entered direct reclaim.
 fn success(m: &Metrics) -> String {
     if m.direct_reclaim_rounds == 0 {
@@ -160,9 +166,9 @@ fn markdown(cells: &[Cell]) -> String {
             let _ = writeln!(out, "## {}\n", c.scenario);
             let _ = writeln!(
                 out,
-                "| policy | verdict | states | runs blocked | reach (pages/round) | reclaim success | -ENOMEM | alloc failures | OOM kills |"
+                "| policy | verdict | states | runs blocked | reach (pages/round) | reclaim success | -ENOMEM | alloc failures | OOM kills | lock wait |"
             );
-            let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         }
         let verdict = match c.trace_steps {
             Some(n) => format!("**deadlock** ({n} steps)"),
@@ -171,7 +177,7 @@ fn markdown(cells: &[Cell]) -> String {
         let m = &c.metrics;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {}/{} | {:.1} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {}/{} | {:.1} | {} | {} | {} | {} | {} |",
             c.policy,
             verdict,
             c.states,
@@ -182,6 +188,7 @@ fn markdown(cells: &[Cell]) -> String {
             m.enomem,
             m.alloc_failures,
             m.oom_kills,
+            lock_wait(m),
         );
     }
     out
