@@ -315,3 +315,19 @@ fn kswapd_loop_bufio_needs_a_noio_loop_worker() {
     v52.apply_overrides(Some("5.2"), &[]).unwrap();
     assert_eq!(outcome(&v52, "baseline", true, 2).verdict, "deadlock");
 }
+
+/// Seed 001's prctl idea, as upstream shipped it (v5.6): tcmu-runner calls
+/// PR_SET_IO_FLUSHER itself. Its pwrite's page-cache allocation then runs
+/// under PF_MEMALLOC_NOIO, current_gfp_context() clears __GFP_FS, and the
+/// XFS superblock shrinker returns SHRINK_STOP: safe under baseline, like
+/// the `io-flusher` policy that marks every server.
+#[test]
+fn s2_is_safe_when_tcmu_runner_is_an_io_flusher() {
+    assert_verdicts("s2", &[("tcmu0.io_flusher", "true")], "safe", &["baseline"]);
+    assert_verdicts(
+        "s2",
+        &[("tcmu0.io_flusher", "false")],
+        "deadlock",
+        &["baseline"],
+    );
+}

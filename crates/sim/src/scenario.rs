@@ -153,6 +153,8 @@ struct RawDaemon {
     process: Option<String>,
     file: Spanned<String>,
     queue_depth: Option<Spanned<u8>>,
+    /// The daemon called `prctl(PR_SET_IO_FLUSHER, 1)` at startup.
+    io_flusher: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -247,6 +249,8 @@ pub enum DevKind {
         fs: usize,
         file: String,
         queue_depth: u8,
+        /// Called `prctl(PR_SET_IO_FLUSHER, 1)`: PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE.
+        io_flusher: bool,
     },
 }
 
@@ -627,6 +631,7 @@ impl Scenario {
                 (DevKind::Daemon { queue_depth, .. }, "queue_depth") => {
                     *queue_depth = num(8)?.max(1) as u8
                 }
+                (DevKind::Daemon { io_flusher, .. }, "io_flusher") => *io_flusher = boolean()?,
                 _ => return Err(unknown_field()),
             }
         }
@@ -877,6 +882,7 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
                 fs,
                 file,
                 queue_depth: qd,
+                io_flusher: d.io_flusher.unwrap_or(false),
             },
         });
     }

@@ -615,8 +615,13 @@ impl Sim {
                     fs,
                     queue_depth,
                     process,
+                    io_flusher,
                     ..
-                } => (*fs, *queue_depth, false, 0, process.clone()),
+                } => {
+                    // prctl(PR_SET_IO_FLUSHER) at startup, inherited by its threads.
+                    let base = if *io_flusher { F_NOIO | F_LT } else { 0 };
+                    (*fs, *queue_depth, false, base, process.clone())
+                }
                 _ => {
                     devs.push(info);
                     continue;
