@@ -222,6 +222,12 @@ impl Outcome {
     /// the full text report.
     pub fn headline(&self) -> String {
         let what = match self.verdict {
+            // Stuck: no wait-for cycle, an allocation that can reclaim nothing
+            // and may not OOM-kill loops forever; still a deadlock verdict.
+            "deadlock" if self.status.as_deref() == Some("stuck") => format!(
+                "stuck: an allocation loops with nothing it may reclaim; shortest trace {} steps",
+                self.trace.len()
+            ),
             "deadlock" => format!("shortest trace {} steps", self.trace.len()),
             "livelock" => format!(
                 "spins forever from step {} of {}",

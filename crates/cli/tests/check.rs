@@ -137,3 +137,29 @@ fn bad_input_exits_2_with_a_clear_message() {
     assert!(err.contains("bad.toml:2:"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// GFP_NOIO may not swap (add_to_swap needs __GFP_IO) and anonymous memory
+/// is all there is; out_of_memory() kills nobody for !__GFP_FS, so the
+/// allocation loops forever: a deadlock verdict that says it is stuck.
+#[test]
+fn stuck_allocation_is_a_deadlock_that_says_stuck() {
+    let dir = std::env::temp_dir().join(format!("reclaimscope-stuck-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("stuck.toml");
+    std::fs::write(
+        &path,
+        "name = \"stuck\"\n[memory]\nfree = 4\nmin = 4\nanon = 4\nswap = \"sda\"\nswap_pages = 8\n\
+         [[disk]]\nname = \"sda\"\n[[task]]\nname = \"t\"\nprogram = [\"alloc gfp=GFP_NOIO pages=1\"]\n",
+    )
+    .unwrap();
+    let (code, out, err) = check(&[path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(": deadlock (stuck: an allocation loops"),
+        "{out}"
+    );
+    let (_, json, _) = check(&[path.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["status"], "stuck");
+    let _ = std::fs::remove_dir_all(&dir);
+}
