@@ -393,16 +393,7 @@ impl Compiler<'_> {
                     let f = *fs as u8;
                     let scope = self.policy.file_io_scope(false);
                     let gfp = self.sc.fss[*fs].write_gfp;
-                    let site = self.site(
-                        gfp,
-                        *pages,
-                        0,
-                        Dest::Clean(f),
-                        SiteKind::PageCache(f),
-                        Some(f),
-                        false,
-                        false,
-                    );
+                    let site = self.page_cache_site(gfp, *pages, f, false);
                     let dev = self.sc.fss[*fs].dev as u8;
                     let pages = *pages;
                     self.scoped(scope, depth, |c, _| {
@@ -496,6 +487,21 @@ impl Compiler<'_> {
         };
         self.scoped(scope, depth, |c, _| c.push_alloc(pt));
         self.sites[data as usize].on_fail = self.pc();
+    }
+
+    /// A page-cache allocation for a read of fs `f`; `lower`: made by a
+    /// device server on the fs backing its device (mapping-nofs).
+    fn page_cache_site(&mut self, gfp: Gfp, pages: u8, f: u8, lower: bool) -> u16 {
+        self.site(
+            gfp,
+            pages,
+            0,
+            Dest::Clean(f),
+            SiteKind::PageCache(f),
+            Some(f),
+            lower,
+            false,
+        )
     }
 
     /// One dm-bufio buffer allocation (`alloc_buffer`) with `gfp`.
@@ -635,16 +641,7 @@ impl Sim {
             c.ops.push(Op::Complete);
             info.read_pc = c.pc();
             let gfp = sc.fss[fs].write_gfp;
-            let site = c.site(
-                gfp,
-                0,
-                0,
-                Dest::Clean(f),
-                SiteKind::PageCache(f),
-                Some(f),
-                true,
-                false,
-            );
+            let site = c.page_cache_site(gfp, 0, f, true);
             let scope = policy.file_io_scope(true);
             c.scoped(scope, &mut depth, |c, _| c.push_alloc(site));
             c.ops.push(Op::Complete);

@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 use super::{Limits, Options, Progress, key_of};
 use crate::model::{Model, Terminal};
-use crate::report::{BoundHit, Report, Stats, Step, Trace, Verdict};
+use crate::report::{BoundHit, Report, Stats, Trace, Verdict};
 use crate::table::{FpTable, ParentLog, ROOT};
 
 /// Frontier entries expanded per parallel task. Large, because a task drops
@@ -481,14 +481,14 @@ impl<M: Model> Search<'_, M> {
     }
 }
 
-/// Rebuild the path to logged state `index` by replaying action positions.
+/// Rebuild the path to logged state `index`: turn the logged action
+/// positions back into actions, then replay them with their descriptions.
 pub(crate) fn replay<M: Model>(model: &M, log: &ParentLog, index: u32) -> Trace<M> {
     let path = log.path_to(index);
     let (_, root) = log.get(path[0]);
-    let init = model.init_states().swap_remove(root as usize);
-    let mut state = init.clone();
+    let mut state = model.init_states().swap_remove(root as usize);
     let mut buf = Vec::new();
-    let mut steps = Vec::with_capacity(path.len() - 1);
+    let mut actions = Vec::with_capacity(path.len() - 1);
     for &i in &path[1..] {
         let (_, choice) = log.get(i);
         buf.clear();
@@ -496,18 +496,10 @@ pub(crate) fn replay<M: Model>(model: &M, log: &ParentLog, index: u32) -> Trace<
         let action = *buf
             .get(choice as usize)
             .expect("Model::actions must be deterministic for trace replay");
-        steps.push(Step {
-            action,
-            description: model.describe(&state, action),
-        });
+        actions.push(action);
         state = model.next_state(&state, action);
     }
-    Trace {
-        init,
-        steps,
-        last: state,
-        loop_start: None,
-    }
+    super::replay_actions(model, root as usize, &actions, None)
 }
 
 /// Breadth-first search for a shortest deadlock.
