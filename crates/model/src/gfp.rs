@@ -327,7 +327,10 @@ impl fmt::Display for GfpParseError {
 }
 impl std::error::Error for GfpParseError {}
 
-/// A parsed gfp expression.
+/// A parsed gfp expression. Chains of one operator are n-ary and runs of
+/// `~` collapse at parse time, so the tree is only as deep as the source's
+/// parentheses, which [`MAX_NESTING`] bounds: evaluating, walking and
+/// dropping it never recurse deeper than that, whatever the input's length.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expr {
     /// A kernel name resolved at parse time.
@@ -336,23 +339,41 @@ pub enum Expr {
     Ident(String, Range<usize>),
     Lit(u32),
     Not(Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Xor(Box<Expr>, Box<Expr>),
+    /// `a | b | ...`, two or more operands.
+    Or(Vec<Expr>),
+    /// `a & b & ...`, two or more operands.
+    And(Vec<Expr>),
+    /// `a ^ b ^ ...`, two or more operands.
+    Xor(Vec<Expr>),
 }
+
+/// Parentheses nest at most this deep in a gfp expression. Real masks nest
+/// two or three levels (`(GFP_KERNEL & ~(__GFP_FS | __GFP_IO))`); the bound
+/// keeps the parser's recursion, and every walk over the tree, far inside
+/// the smallest thread stack the tools run on.
+pub const MAX_NESTING: usize = 256;
 
 impl Expr {
     /// Evaluate; identifiers that are not kernel names go to `resolve`, and
     /// are unknown when it returns `None`.
     pub fn eval(&self, resolve: &mut dyn FnMut(&str) -> Option<GfpValue>) -> GfpValue {
+        let fold = |xs: &[Expr],
+                    resolve: &mut dyn FnMut(&str) -> Option<GfpValue>,
+                    op: fn(GfpValue, GfpValue) -> GfpValue| {
+            let mut it = xs.iter();
+            let first = it
+                .next()
+                .map_or(GfpValue::exact(Gfp::EMPTY), |e| e.eval(resolve));
+            it.fold(first, |acc, e| op(acc, e.eval(resolve)))
+        };
         match self {
             Expr::Name(_, g, _) => GfpValue::exact(*g),
             Expr::Ident(n, _) => resolve(n).unwrap_or(GfpValue::UNKNOWN),
             Expr::Lit(v) => GfpValue::exact(Gfp(*v)),
             Expr::Not(e) => !e.eval(resolve),
-            Expr::Or(a, b) => a.eval(resolve) | b.eval(resolve),
-            Expr::And(a, b) => a.eval(resolve) & b.eval(resolve),
-            Expr::Xor(a, b) => a.eval(resolve) ^ b.eval(resolve),
+            Expr::Or(xs) => fold(xs, resolve, |a, b| a | b),
+            Expr::And(xs) => fold(xs, resolve, |a, b| a & b),
+            Expr::Xor(xs) => fold(xs, resolve, |a, b| a ^ b),
         }
     }
 
@@ -376,9 +397,10 @@ impl Expr {
         f(self);
         match self {
             Expr::Not(e) => e.walk(f),
-            Expr::Or(a, b) | Expr::And(a, b) | Expr::Xor(a, b) => {
-                a.walk(f);
-                b.walk(f);
+            Expr::Or(xs) | Expr::And(xs) | Expr::Xor(xs) => {
+                for x in xs {
+                    x.walk(f);
+                }
             }
             _ => {}
         }
@@ -443,6 +465,7 @@ pub fn parse_expr(src: &str) -> Result<Expr, GfpParseError> {
         toks,
         pos: 0,
         end: src.len(),
+        depth: 0,
     };
     if p.toks.is_empty() {
         return Err(GfpParseError {
@@ -472,6 +495,8 @@ struct Parser {
     toks: Vec<(Tok, Range<usize>)>,
     pos: usize,
     end: usize,
+    /// Open parentheses around the current position.
+    depth: usize,
 }
 
 const CAST_WORDS: &[&str] = &[
@@ -482,19 +507,24 @@ impl Parser {
     fn peek_op(&self, c: char) -> bool {
         matches!(self.toks.get(self.pos), Some((Tok::Op(o), _)) if *o == c)
     }
+    /// One precedence level: a loop, not recursion, over `a op b op c`,
+    /// giving one n-ary node.
     fn binary(
         &mut self,
         op: char,
         next: fn(&mut Parser) -> Result<Expr, GfpParseError>,
-        make: fn(Box<Expr>, Box<Expr>) -> Expr,
+        make: fn(Vec<Expr>) -> Expr,
     ) -> Result<Expr, GfpParseError> {
-        let mut lhs = next(self)?;
+        let first = next(self)?;
+        if !self.peek_op(op) {
+            return Ok(first);
+        }
+        let mut xs = vec![first];
         while self.peek_op(op) {
             self.pos += 1;
-            let rhs = next(self)?;
-            lhs = make(Box::new(lhs), Box::new(rhs));
+            xs.push(next(self)?);
         }
-        Ok(lhs)
+        Ok(make(xs))
     }
     fn or(&mut self) -> Result<Expr, GfpParseError> {
         self.binary('|', Parser::xor, Expr::Or)
@@ -505,16 +535,24 @@ impl Parser {
     fn and(&mut self) -> Result<Expr, GfpParseError> {
         self.binary('&', Parser::unary, Expr::And)
     }
+    /// Prefix `~` and casts, in a loop: `~~x` is `x`, a cast changes nothing.
     fn unary(&mut self) -> Result<Expr, GfpParseError> {
-        if self.peek_op('~') {
-            self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+        let mut negate = false;
+        loop {
+            if self.peek_op('~') {
+                self.pos += 1;
+                negate = !negate;
+                continue;
+            }
+            let cast = self.cast_len();
+            if cast > 0 {
+                self.pos += cast;
+                continue;
+            }
+            break;
         }
-        if self.cast_len() > 0 {
-            self.pos += self.cast_len();
-            return self.unary();
-        }
-        self.primary()
+        let e = self.primary()?;
+        Ok(if negate { Expr::Not(Box::new(e)) } else { e })
     }
     /// Tokens making up a cast at the current position, or 0.
     fn cast_len(&self) -> usize {
@@ -547,7 +585,17 @@ impl Parser {
             Tok::Num(v) => Ok(Expr::Lit(v)),
             Tok::Ident(n) => ident(n, span),
             Tok::Op('(') => {
+                if self.depth >= MAX_NESTING {
+                    return Err(GfpParseError {
+                        span,
+                        message: format!(
+                            "gfp expression nests parentheses deeper than {MAX_NESTING} levels"
+                        ),
+                    });
+                }
+                self.depth += 1;
                 let e = self.or()?;
+                self.depth -= 1;
                 if !self.peek_op(')') {
                     let at = self
                         .toks
@@ -842,5 +890,61 @@ mod tests {
             assert!(within(!a, !ca & Gfp::ALL));
             assert!(within(a.join(b), ca) && within(a.join(b), cb));
         }
+    }
+}
+
+/// Long and deep inputs: each used to overflow the stack (SIGABRT) in the
+/// recursive parser, evaluator or drop. A mask in kernel source is a few
+/// terms; these sizes are hostile input that must end in a value or an error.
+#[cfg(test)]
+mod hostile_tests {
+    use super::*;
+
+    #[test]
+    fn a_flat_or_chain_of_100k_terms_evaluates() {
+        let src = vec!["__GFP_NOWARN"; 100_000].join(" | ") + " | GFP_NOIO";
+        let v = parse_expr(&src).unwrap().value();
+        assert_eq!(v.is_exact(), Some(Gfp::NOIO | Gfp::NOWARN));
+        let and = format!("GFP_KERNEL{}", " & ~__GFP_FS".repeat(50_000));
+        assert_eq!(
+            parse_expr(&and).unwrap().value().is_exact(),
+            Some(Gfp::NOFS)
+        );
+    }
+
+    #[test]
+    fn twenty_thousand_tildes_cancel_pairwise() {
+        let even = format!("{}GFP_KERNEL", "~".repeat(20_000));
+        assert_eq!(
+            parse_expr(&even).unwrap().value().is_exact(),
+            Some(Gfp::KERNEL)
+        );
+        let odd = format!("GFP_KERNEL & {}__GFP_FS", "~".repeat(20_001));
+        assert_eq!(
+            parse_expr(&odd).unwrap().value().is_exact(),
+            Some(Gfp::NOFS)
+        );
+        let casts = format!("{}__GFP_IO", "(gfp_t)~".repeat(10_000));
+        assert_eq!(
+            parse_expr(&casts).unwrap().value().is_exact(),
+            Some(Gfp::IO)
+        );
+    }
+
+    #[test]
+    fn nesting_is_bounded_with_an_error_at_the_parenthesis() {
+        let ok = format!(
+            "{}GFP_NOFS{}",
+            "(".repeat(MAX_NESTING),
+            ")".repeat(MAX_NESTING)
+        );
+        assert_eq!(parse_expr(&ok).unwrap().value().is_exact(), Some(Gfp::NOFS));
+        let deep = format!("{}GFP_NOFS{}", "(".repeat(7_000), ")".repeat(7_000));
+        let err = parse_expr(&deep).unwrap_err();
+        // The first parenthesis past the bound is the one reported.
+        assert_eq!(err.span, MAX_NESTING..MAX_NESTING + 1);
+        assert!(err.message.contains("deeper than 256"), "{}", err.message);
+        let tilde_parens = format!("{}GFP_NOFS{}", "~(".repeat(7_000), ")".repeat(7_000));
+        assert!(parse_expr(&tilde_parens).is_err());
     }
 }

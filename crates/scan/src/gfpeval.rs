@@ -14,6 +14,10 @@ use tree_sitter::Node;
 /// Beyond this depth of define/variable chasing the value is unknown.
 const MAX_DEPTH: u32 = 12;
 
+/// Parentheses the rewritten text may nest before the rest of an
+/// expression is unknown; below the model parser's own bound.
+const MAX_EMIT_NESTING: usize = reclaimscope_model::gfp::MAX_NESTING - 16;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DefOp {
     Set,
@@ -76,12 +80,67 @@ impl<'a, 't> Evaluator<'a, 't> {
         }
         let mut text_out = String::new();
         let mut holes = Vec::new();
-        self.emit(node, depth, &mut text_out, &mut holes);
+        self.emit(node, depth, 0, &mut text_out, &mut holes);
         evaluate_text(&text_out, &holes)
     }
 
     /// Rewrite `node` into model syntax; unsupported parts become `__rs_hole<N>`.
-    fn emit(&self, node: Node<'t>, depth: u32, out: &mut String, holes: &mut Vec<GfpValue>) {
+    /// `nest` counts the parentheses written around this point: past
+    /// [`MAX_EMIT_NESTING`] the rest is an unknown hole, so the text always
+    /// parses and this recursion stays shallow on hostile files. Runs of
+    /// parentheses, casts and `~`, and chains of one binary operator, are
+    /// walked in loops.
+    fn emit(
+        &self,
+        node: Node<'t>,
+        depth: u32,
+        nest: usize,
+        out: &mut String,
+        holes: &mut Vec<GfpValue>,
+    ) {
+        if nest > MAX_EMIT_NESTING {
+            return push_hole(out, holes, GfpValue::UNKNOWN);
+        }
+        // Peel `((x))`, `(gfp_t)x` and `~~x` without recursing.
+        let mut node = node;
+        let mut negate = false;
+        loop {
+            let next = match node.kind() {
+                "parenthesized_expression" => node.named_child(0),
+                "cast_expression" => node.child_by_field_name("value"),
+                "unary_expression"
+                    if node
+                        .child_by_field_name("operator")
+                        .is_some_and(|o| text(o, self.src) == "~") =>
+                {
+                    negate = !negate;
+                    node.child_by_field_name("argument")
+                }
+                _ => break,
+            };
+            match next {
+                Some(n) => node = n,
+                None => return push_hole(out, holes, GfpValue::UNKNOWN),
+            }
+        }
+        if negate {
+            out.push_str("~(");
+            self.emit_peeled(node, depth, nest + 1, out, holes);
+            out.push(')');
+        } else {
+            self.emit_peeled(node, depth, nest, out, holes);
+        }
+    }
+
+    /// [`Self::emit`] for a node that is not a parenthesis, cast or `~`.
+    fn emit_peeled(
+        &self,
+        node: Node<'t>,
+        depth: u32,
+        nest: usize,
+        out: &mut String,
+        holes: &mut Vec<GfpValue>,
+    ) {
         let t = text(node, self.src);
         match node.kind() {
             "identifier" => {
@@ -96,49 +155,40 @@ impl<'a, 't> Evaluator<'a, 't> {
                 let digits = t.trim_end_matches(['u', 'U', 'l', 'L']);
                 out.push_str(digits);
             }
-            "parenthesized_expression" => match node.named_child(0) {
-                Some(inner) => {
-                    out.push('(');
-                    self.emit(inner, depth, out, holes);
-                    out.push(')');
-                }
-                None => push_hole(out, holes, GfpValue::UNKNOWN),
-            },
-            "cast_expression" => match node.child_by_field_name("value") {
-                Some(v) => self.emit(v, depth, out, holes),
-                None => push_hole(out, holes, GfpValue::UNKNOWN),
-            },
             "binary_expression" => {
-                let op = node
-                    .child_by_field_name("operator")
-                    .map(|o| text(o, self.src));
-                match (
-                    node.child_by_field_name("left"),
-                    op,
-                    node.child_by_field_name("right"),
-                ) {
-                    (Some(l), Some(op @ ("|" | "&" | "^")), Some(r)) => {
-                        out.push('(');
-                        self.emit(l, depth, out, holes);
-                        out.push_str(&format!(" {op} "));
-                        self.emit(r, depth, out, holes);
-                        out.push(')');
+                let bin_op = |n: Node<'t>| {
+                    let op = n.child_by_field_name("operator").map(|o| text(o, self.src));
+                    match (
+                        n.child_by_field_name("left"),
+                        op,
+                        n.child_by_field_name("right"),
+                    ) {
+                        (Some(l), Some(op @ ("|" | "&" | "^")), Some(r)) => Some((l, op, r)),
+                        _ => None,
                     }
-                    _ => push_hole(out, holes, GfpValue::UNKNOWN),
-                }
-            }
-            "unary_expression" => {
-                let op = node
-                    .child_by_field_name("operator")
-                    .map(|o| text(o, self.src));
-                match (op, node.child_by_field_name("argument")) {
-                    (Some("~"), Some(a)) => {
-                        out.push_str("~(");
-                        self.emit(a, depth, out, holes);
-                        out.push(')');
+                };
+                let Some((mut left, op, right)) = bin_op(node) else {
+                    return push_hole(out, holes, GfpValue::UNKNOWN);
+                };
+                // `a | b | c` is `((a | b) | c)` in the tree: walk the left
+                // spine of the same operator in a loop.
+                let mut rights = vec![right];
+                while left.kind() == "binary_expression" {
+                    match bin_op(left) {
+                        Some((l, o, r)) if o == op => {
+                            rights.push(r);
+                            left = l;
+                        }
+                        _ => break,
                     }
-                    _ => push_hole(out, holes, GfpValue::UNKNOWN),
                 }
+                out.push('(');
+                self.emit(left, depth, nest + 1, out, holes);
+                for r in rights.into_iter().rev() {
+                    out.push_str(&format!(" {op} "));
+                    self.emit(r, depth, nest + 1, out, holes);
+                }
+                out.push(')');
             }
             "conditional_expression" => {
                 let a = node
