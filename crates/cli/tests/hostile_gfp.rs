@@ -6,7 +6,7 @@
 
 use reclaimscope_sim::scenario::Scenario;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_reclaimscope"))

@@ -6,8 +6,8 @@ use crate::gfpeval::{Def, DefOp, Evaluator, back_edges};
 use crate::rule::Rule;
 use crate::rules;
 use crate::syntax::{
-    call_args, call_name, collapse_ws, collect, declarator_name, function_name, line_col, squash,
-    text, value_parent,
+    LineIndex, call_args, call_name, collapse_ws, collect, declarator_name, function_name,
+    line_col, squash, text, value_parent,
 };
 use reclaimscope_model::gfp::GfpValue;
 use reclaimscope_model::task::{Scope, TaskFlags, current_gfp_context, memalloc_save};
@@ -100,6 +100,9 @@ pub struct Func<'a, 't> {
     pub src: &'a str,
     /// Lines before the region, added to every reported line.
     pub line_offset: usize,
+    /// Newlines of `src`, shared by every function of the region; empty
+    /// means "count from the start" (a function indexed on its own).
+    pub lines: &'a LineIndex,
     pub eval: Evaluator<'a, 't>,
     pub gfp_typed: HashSet<String>,
     pub allocs: Vec<AllocCall<'t>>,
@@ -131,24 +134,60 @@ pub fn analyze_source(
     facts: KernelFacts,
     header_macros: &HashMap<String, String>,
 ) -> Vec<Finding> {
+    analyze_file(parser, path, src, rules, facts, header_macros).findings
+}
+
+/// What [`analyze_file`] found besides findings: whether the parser
+/// could make anything of the file.
+pub struct FileAnalysis {
+    pub findings: Vec<Finding>,
+    /// Regions were parsed but held no function and had syntax errors.
+    pub unparsable: bool,
+}
+
+/// [`analyze_source`], also saying whether the file parsed. Code under
+/// `#if 0` is blanked first (never compiled, so never reported).
+pub fn analyze_file(
+    parser: &mut Parser,
+    path: &str,
+    src: &str,
+    rules: &[Rule],
+    facts: KernelFacts,
+    header_macros: &HashMap<String, String>,
+) -> FileAnalysis {
+    let live = crate::recover::blank_if0(src);
+    let src: &str = &live;
     let mut defines = header_macros.clone();
     for (name, body) in textual_defines(src) {
         defines.insert(name, body);
     }
     let tokens = hit_tokens(rules, &defines);
     let mut parsed: Vec<(Tree, usize, usize)> = Vec::new();
+    let file_lines = LineIndex::new(src);
     for r in regions(src, &tokens) {
-        let offset = memchr::memchr_iter(b'\n', &src.as_bytes()[..r.start]).count();
+        let offset = file_lines.lines_before(r.start);
         if let Some(tree) = parser.parse(&src[r.clone()], None) {
             parsed.push((tree, r.start, offset));
         }
     }
+    let region_lines: Vec<LineIndex> = parsed
+        .iter()
+        .map(|(tree, start, _)| LineIndex::new(region_src(src, *start, tree)))
+        .collect();
     // File-wide facts first: shrinker callbacks may be registered in one
     // region and defined in another.
     let mut scan_objects_fns = HashSet::new();
     let mut functions = Vec::new();
     for (i, (tree, start, _)) in parsed.iter().enumerate() {
         let rsrc = region_src(src, *start, tree);
+        // K&R bodies: top-level blocks tree-sitter left unattached.
+        let mut c = tree.root_node().walk();
+        let top: Vec<Node<'_>> = tree.root_node().named_children(&mut c).collect();
+        for b in top.into_iter().filter(|b| b.kind() == "compound_statement") {
+            if let Some((head, name)) = crate::recover::kr_head(b, rsrc) {
+                functions.push((i, head, Some(b), name));
+            }
+        }
         for n in collect(tree.root_node(), |n| {
             matches!(
                 n.kind(),
@@ -156,7 +195,7 @@ pub fn analyze_source(
             )
         }) {
             if n.kind() == "function_definition" {
-                functions.push((i, n));
+                functions.push((i, n, None, None));
             } else if let Some(f) = shrinker_callback(n, rsrc) {
                 scan_objects_fns.insert(f);
             }
@@ -169,15 +208,23 @@ pub fn analyze_source(
         facts,
     };
     let mut out = Vec::new();
-    for (i, f) in functions {
+    let unparsable = functions.is_empty() && parsed.iter().any(|p| p.0.root_node().has_error());
+    for (i, f, kr_body, kr_name) in functions {
         let (tree, start, offset) = &parsed[i];
-        let Some(body) = f.child_by_field_name("body") else {
+        let Some(body) = kr_body.or_else(|| f.child_by_field_name("body")) else {
             continue;
         };
-        let func = index_function(&file, region_src(src, *start, tree), *offset, f, body);
+        let mut func = index_function(&file, region_src(src, *start, tree), *offset, f, body);
+        func.lines = &region_lines[i];
+        if let Some(name) = kr_name {
+            func.name = name;
+        }
         rules::run(&file, &func, rules, &mut out);
     }
-    out
+    FileAnalysis {
+        findings: out,
+        unparsable,
+    }
 }
 
 fn region_src<'s>(src: &'s str, start: usize, tree: &Tree) -> &'s str {
@@ -363,6 +410,8 @@ pub(crate) fn clean_define(body: &str) -> String {
     collapse_ws(&s)
 }
 
+static EMPTY_LINES: LineIndex = LineIndex::EMPTY;
+
 fn index_function<'a, 't>(
     file: &'a FileCtx<'a>,
     src: &'a str,
@@ -470,6 +519,7 @@ fn index_function<'a, 't>(
         body,
         src,
         line_offset,
+        lines: &EMPTY_LINES,
         eval,
         gfp_typed,
         allocs: Vec::new(),
@@ -621,7 +671,7 @@ impl<'a, 't> Func<'a, 't> {
         mask: String,
         reason: String,
     ) -> Finding {
-        let (line, column) = line_col(self.src, at.start_byte());
+        let (line, column) = self.line_col(at.start_byte());
         let line = line + self.line_offset;
         let mut call_text = collapse_ws(text(call, self.src));
         if call_text.len() > 160 {
@@ -650,7 +700,16 @@ impl<'a, 't> Func<'a, 't> {
 
     /// File line of a byte offset into the region.
     pub fn line_at(&self, pos: usize) -> usize {
-        line_col(self.src, pos).0 + self.line_offset
+        self.line_col(pos).0 + self.line_offset
+    }
+
+    /// Line (within the region) and column of a byte offset.
+    fn line_col(&self, pos: usize) -> (usize, usize) {
+        if self.lines.newlines_known() {
+            self.lines.line_col(self.src, pos)
+        } else {
+            line_col(self.src, pos)
+        }
     }
 
     /// Scopes opened before `pos` in this function and not yet closed.

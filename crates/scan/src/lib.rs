@@ -10,6 +10,7 @@ pub mod finding;
 mod gfpeval;
 pub mod output;
 mod prefilter;
+mod recover;
 pub mod rule;
 mod rules;
 pub mod scan;

@@ -93,7 +93,8 @@ fn fingerprint(f: &Finding) -> u64 {
     h
 }
 
-/// Counts per rule and per top-level directory, plus what was skipped.
+/// Counts per rule (rules that did not run say so: a 0 would claim the
+/// tree is clean) and per top-level directory, plus what was skipped.
 pub fn summary(report: &ScanReport, roots: &[std::path::PathBuf]) -> String {
     let mut per_rule: BTreeMap<&str, usize> = Rule::ALL.iter().map(|r| (r.id(), 0)).collect();
     let mut per_dir: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
@@ -108,7 +109,11 @@ pub fn summary(report: &ScanReport, roots: &[std::path::PathBuf]) -> String {
     }
     let mut s = String::from("findings per rule:\n");
     for (r, n) in &per_rule {
-        s.push_str(&format!("  {n:>6}  {r}\n"));
+        if report.rules.iter().any(|x| x.id() == *r) {
+            s.push_str(&format!("  {n:>6}  {r}\n"));
+        } else {
+            s.push_str(&format!("  {:>6}  {r} (not run)\n", "-"));
+        }
     }
     s.push_str("findings per top-level directory:\n");
     for (d, rules) in &per_dir {
@@ -118,7 +123,7 @@ pub fn summary(report: &ScanReport, roots: &[std::path::PathBuf]) -> String {
     }
     let st = &report.stats;
     s.push_str(&format!(
-        "files: {} C files read ({} MB), {} parsed; skipped {} binary, {} non-UTF-8, {} huge, {} unreadable; {} findings suppressed in source\n",
+        "files: {} C files read ({} MB), {} parsed; skipped {} binary, {} non-UTF-8, {} huge, {} unreadable, {} empty, {} unparsable, {} not C, {} special, {} failed; {} findings suppressed in source\n",
         st.files_seen,
         st.bytes_read / 1_000_000,
         st.files_parsed,
@@ -126,6 +131,11 @@ pub fn summary(report: &ScanReport, roots: &[std::path::PathBuf]) -> String {
         st.skipped_non_utf8,
         st.skipped_huge,
         st.skipped_unreadable,
+        st.skipped_empty,
+        st.skipped_unparsable,
+        st.skipped_not_c,
+        st.skipped_special,
+        st.skipped_failed,
         st.suppressed
     ));
     s.push_str(&format!(

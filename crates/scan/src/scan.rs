@@ -2,7 +2,7 @@
 //! the candidates, in parallel; findings sorted so output does not depend
 //! on thread scheduling.
 
-use crate::analyze::{KernelFacts, analyze_source, c_parser};
+use crate::analyze::{KernelFacts, analyze_file, analyze_source, c_parser};
 use crate::finding::Finding;
 use crate::prefilter::Prefilter;
 use crate::rule::Rule;
@@ -51,7 +51,74 @@ pub struct ScanStats {
     pub skipped_non_utf8: usize,
     pub skipped_huge: usize,
     pub skipped_unreadable: usize,
+    /// Empty or whitespace-only `.c`/`.h` files.
+    pub skipped_empty: usize,
+    /// Parsed, but no function found and the parser reported errors.
+    pub skipped_unparsable: usize,
+    /// Named on the command line but not a `.c`/`.h` file.
+    pub skipped_not_c: usize,
+    /// FIFOs, sockets, devices and symlinks (never followed: a symlink
+    /// loop or a FIFO must not hang or repeat the walk).
+    pub skipped_special: usize,
+    /// The analysis of the file failed (an internal error): skipped so the
+    /// rest of the tree is still scanned.
+    pub skipped_failed: usize,
     pub suppressed: usize,
+}
+
+/// Why a file was not analysed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    Binary,
+    NonUtf8,
+    Huge,
+    Unreadable,
+    Empty,
+    Unparsable,
+    NotC,
+    Special,
+    Failed,
+}
+
+impl SkipReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SkipReason::Binary => "binary file (NUL bytes)",
+            SkipReason::NonUtf8 => "not valid UTF-8",
+            SkipReason::Huge => "larger than the file size cap",
+            SkipReason::Unreadable => "cannot be read",
+            SkipReason::Empty => "empty",
+            SkipReason::Unparsable => "no C function could be parsed",
+            SkipReason::NotC => "not a .c or .h file",
+            SkipReason::Special => "not a regular file (FIFO, socket, device or symlink)",
+            SkipReason::Failed => "internal error while analysing; please report",
+        }
+    }
+}
+
+/// One skipped file and why.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Skipped {
+    pub file: String,
+    pub reason: SkipReason,
+}
+
+impl ScanStats {
+    fn count(&mut self, r: SkipReason) {
+        let slot = match r {
+            SkipReason::Binary => &mut self.skipped_binary,
+            SkipReason::NonUtf8 => &mut self.skipped_non_utf8,
+            SkipReason::Huge => &mut self.skipped_huge,
+            SkipReason::Unreadable => &mut self.skipped_unreadable,
+            SkipReason::Empty => &mut self.skipped_empty,
+            SkipReason::Unparsable => &mut self.skipped_unparsable,
+            SkipReason::NotC => &mut self.skipped_not_c,
+            SkipReason::Special => &mut self.skipped_special,
+            SkipReason::Failed => &mut self.skipped_failed,
+        };
+        *slot += 1;
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -60,6 +127,10 @@ pub struct ScanReport {
     pub kernel_version: Option<String>,
     pub findings: Vec<Finding>,
     pub stats: ScanStats,
+    /// The rules that ran; the others are "not run", not "0 findings".
+    pub rules: Vec<Rule>,
+    /// Every skipped file with its reason, sorted by path.
+    pub skipped: Vec<Skipped>,
 }
 
 #[derive(Debug)]
@@ -136,10 +207,7 @@ pub fn detect_kernel_version(p: &Path) -> Option<KernelVersion> {
 enum Outcome {
     NotC,
     Excluded,
-    Unreadable,
-    Huge,
-    Binary,
-    NonUtf8,
+    Skip(SkipReason),
     Filtered(u64),
     /// No rule token, but a `*_GFP` macro that a header may define.
     MacroUser(u64, String),
@@ -154,11 +222,8 @@ pub fn scan_paths(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<ScanReport, ScanError> {
     for p in paths {
-        if std::fs::metadata(p).is_err() {
-            return Err(ScanError::BadPath(format!(
-                "{}: error: no such file or directory",
-                p.display()
-            )));
+        if let Err(e) = std::fs::metadata(p) {
+            return Err(ScanError::BadPath(format!("{}: error: {e}", p.display())));
         }
     }
     let excludes = build_globs(&opts.excludes)?;
@@ -169,6 +234,20 @@ pub fn scan_paths(
     let prefilter = Prefilter::new(&opts.rules);
     let seen = AtomicUsize::new(0);
     let stats = Mutex::new(ScanStats::default());
+    let skipped: Mutex<Vec<Skipped>> = Mutex::new(Vec::new());
+    let skip = |path: &Path, reason: SkipReason| {
+        let mut st = stats.lock().unwrap_or_else(|e| e.into_inner());
+        st.files_seen += usize::from(reason != SkipReason::NotC && reason != SkipReason::Special);
+        st.count(reason);
+        drop(st);
+        skipped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Skipped {
+                file: display_path(path),
+                reason,
+            });
+    };
     let candidates: Mutex<Vec<(String, String, Vec<Rule>)>> = Mutex::new(Vec::new());
     let macro_users: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
@@ -178,25 +257,12 @@ pub fn scan_paths(
         if n.is_multiple_of(1024) {
             progress(n);
         }
+        if let Outcome::Skip(r) = outcome {
+            return skip(path, r);
+        }
         let mut st = stats.lock().unwrap_or_else(|e| e.into_inner());
         match outcome {
-            Outcome::NotC | Outcome::Excluded => {}
-            Outcome::Unreadable => {
-                st.files_seen += 1;
-                st.skipped_unreadable += 1;
-            }
-            Outcome::Huge => {
-                st.files_seen += 1;
-                st.skipped_huge += 1;
-            }
-            Outcome::Binary => {
-                st.files_seen += 1;
-                st.skipped_binary += 1;
-            }
-            Outcome::NonUtf8 => {
-                st.files_seen += 1;
-                st.skipped_non_utf8 += 1;
-            }
+            Outcome::NotC | Outcome::Excluded | Outcome::Skip(_) => {}
             Outcome::Filtered(b) => {
                 st.files_seen += 1;
                 st.bytes_read += b;
@@ -223,9 +289,18 @@ pub fn scan_paths(
         }
     };
 
+    let is_c = |p: &Path| p.extension().is_some_and(|e| e == "c" || e == "h");
     for root in paths {
         if root.is_file() {
-            handle(root);
+            if is_c(root) {
+                handle(root);
+            } else {
+                skip(root, SkipReason::NotC);
+            }
+            continue;
+        }
+        if !root.is_dir() {
+            skip(root, SkipReason::Special);
             continue;
         }
         let walker = ignore::WalkBuilder::new(root)
@@ -238,10 +313,16 @@ pub fn scan_paths(
             Box::new(|entry| {
                 match entry {
                     Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => handle(e.path()),
+                    Ok(e) if e.file_type().is_some_and(|t| !t.is_dir()) && is_c(e.path()) => {
+                        skip(e.path(), SkipReason::Special)
+                    }
                     Ok(_) => {}
-                    Err(_) => {
-                        let mut st = stats.lock().unwrap_or_else(|e| e.into_inner());
-                        st.skipped_unreadable += 1;
+                    Err(e) => {
+                        let path = match &e {
+                            ignore::Error::WithPath { path, .. } => path.clone(),
+                            _ => PathBuf::from(e.to_string()),
+                        };
+                        skip(&path, SkipReason::Unreadable)
                     }
                 }
                 ignore::WalkState::Continue
@@ -267,28 +348,59 @@ pub fn scan_paths(
     }
     candidates.sort_by(|a, b| a.0.cmp(&b.0));
     let mut stats = stats.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut skipped = skipped.into_inner().unwrap_or_else(|e| e.into_inner());
     stats.files_parsed = candidates.len();
-    let per_file: Vec<(Vec<Finding>, usize)> = candidates
+    // Each file is analysed on its own: a panic in one (a bug of ours on
+    // input nobody foresaw) skips that file, counted, and the scan goes on.
+    let per_file: Vec<Result<(Vec<Finding>, usize), SkipReason>> = candidates
         .par_iter()
         .map_init(c_parser, |parser, (path, src, rules)| {
-            let mut f = analyze_source(parser, path, src, rules, facts, &header_macros);
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                analyze_file(parser, path, src, rules, facts, &header_macros)
+            }));
+            let a = match run {
+                Ok(a) => a,
+                Err(_) => {
+                    *parser = c_parser();
+                    return Err(SkipReason::Failed);
+                }
+            };
+            if a.unparsable {
+                return Err(SkipReason::Unparsable);
+            }
+            let mut f = a.findings;
             let before = f.len();
             f.retain(|x| !is_suppressed(src, x.line, x.rule));
             let suppressed = before - f.len();
-            (f, suppressed)
+            Ok((f, suppressed))
         })
         .collect();
     let mut findings = Vec::new();
-    for (f, s) in per_file {
-        findings.extend(f);
-        stats.suppressed += s;
+    for (r, (path, _, _)) in per_file.into_iter().zip(&candidates) {
+        match r {
+            Ok((f, s)) => {
+                findings.extend(f);
+                stats.suppressed += s;
+            }
+            Err(reason) => {
+                stats.files_parsed -= 1;
+                stats.count(reason);
+                skipped.push(Skipped {
+                    file: path.clone(),
+                    reason,
+                });
+            }
+        }
     }
+    skipped.sort();
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings.dedup();
     Ok(ScanReport {
         kernel_version: version.map(|v| format!("{}.{}", v.major, v.minor)),
         findings,
         stats,
+        rules: opts.rules.clone(),
+        skipped,
     })
 }
 
@@ -319,11 +431,11 @@ fn read_and_filter(path: &Path, excludes: &GlobSet, prefilter: &Prefilter, max: 
         return Outcome::Excluded;
     }
     let Ok(mut file) = std::fs::File::open(path) else {
-        return Outcome::Unreadable;
+        return Outcome::Skip(SkipReason::Unreadable);
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len > max {
-        return Outcome::Huge;
+        return Outcome::Skip(SkipReason::Huge);
     }
     // One reused buffer per thread: most files are read, searched and
     // dropped, so fresh allocations (and their page faults) are waste.
@@ -332,8 +444,12 @@ fn read_and_filter(path: &Path, excludes: &GlobSet, prefilter: &Prefilter, max: 
     }
     BUF.with_borrow_mut(|bytes| {
         bytes.clear();
-        if file.read_to_end(bytes).is_err() {
-            return Outcome::Unreadable;
+        // `take`: a file that grows while read stays under the cap.
+        if (&mut file).take(max + 1).read_to_end(bytes).is_err() {
+            return Outcome::Skip(SkipReason::Unreadable);
+        }
+        if bytes.len() as u64 > max {
+            return Outcome::Skip(SkipReason::Huge);
         }
         classify_bytes(bytes, prefilter)
     })
@@ -342,7 +458,10 @@ fn read_and_filter(path: &Path, excludes: &GlobSet, prefilter: &Prefilter, max: 
 fn classify_bytes(bytes: &[u8], prefilter: &Prefilter) -> Outcome {
     let head = &bytes[..bytes.len().min(8192)];
     if memchr::memchr(0, head).is_some() {
-        return Outcome::Binary;
+        return Outcome::Skip(SkipReason::Binary);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Outcome::Skip(SkipReason::Empty);
     }
     let n = bytes.len() as u64;
     let rules = prefilter.rules_for(bytes);
@@ -357,7 +476,7 @@ fn classify_bytes(bytes: &[u8], prefilter: &Prefilter) -> Outcome {
     }
     match std::str::from_utf8(bytes) {
         Ok(s) => Outcome::Candidate(n, s.to_string(), rules),
-        Err(_) => Outcome::NonUtf8,
+        Err(_) => Outcome::Skip(SkipReason::NonUtf8),
     }
 }
 

@@ -159,6 +159,64 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// Newline offsets of a text, to turn byte offsets into lines in
+/// `O(log n)`: counting from the start for every finding made a dense
+/// file quadratic.
+#[derive(Clone, Debug, Default)]
+pub struct LineIndex {
+    newlines: Vec<usize>,
+    ascii: bool,
+    built: bool,
+}
+
+impl LineIndex {
+    /// An index of nothing: [`LineIndex::newlines_known`] is false.
+    pub const EMPTY: LineIndex = LineIndex {
+        newlines: Vec::new(),
+        ascii: false,
+        built: false,
+    };
+
+    pub fn new(src: &str) -> LineIndex {
+        LineIndex {
+            newlines: memchr::memchr_iter(b'\n', src.as_bytes()).collect(),
+            ascii: src.is_ascii(),
+            built: true,
+        }
+    }
+
+    /// Built from a text (not [`LineIndex::EMPTY`]).
+    pub fn newlines_known(&self) -> bool {
+        self.built
+    }
+
+    /// Newlines before byte `offset`.
+    pub fn lines_before(&self, offset: usize) -> usize {
+        self.newlines.partition_point(|&n| n < offset)
+    }
+
+    /// 1-based line and character column of a byte offset into `src`, the
+    /// text this index was built from; same answer as [`line_col`].
+    pub fn line_col(&self, src: &str, offset: usize) -> (usize, usize) {
+        let mut off = offset.min(src.len());
+        while off > 0 && !src.is_char_boundary(off) {
+            off -= 1;
+        }
+        let before = self.lines_before(off);
+        let line_start = if before == 0 {
+            0
+        } else {
+            self.newlines[before - 1] + 1
+        };
+        let col = if self.ascii {
+            off - line_start
+        } else {
+            src[line_start..off].chars().count()
+        };
+        (before + 1, col + 1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +235,11 @@ mod tests {
             "GFP_KERNEL | __GFP_NORETRY"
         );
         assert_eq!(line_col("a\nbc", 3), (2, 2));
+        for src in ["a\nbc\n\ndé\nf", "x", "", "\n\n"] {
+            let idx = LineIndex::new(src);
+            for off in 0..=src.len() + 1 {
+                assert_eq!(idx.line_col(src, off), line_col(src, off), "{src:?} {off}");
+            }
+        }
     }
 }

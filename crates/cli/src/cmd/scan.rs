@@ -122,6 +122,7 @@ pub fn run(args: Args) -> Result<u8, InputError> {
         b.finish_and_clear();
     }
     let mut report = report?;
+    report_skipped(&report.skipped);
     if let Some(a) = &added {
         report.findings.retain(|f| a.contains(f));
     }
@@ -136,6 +137,22 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     };
     print!("{out}");
     Ok(if report.findings.is_empty() { 0 } else { 1 })
+}
+
+/// One stderr line per skipped file, so nothing is dropped silently; a
+/// tree with many (a kernel's non-UTF-8 files) gets the first few and a
+/// count, the rest is in `--summary` and the JSON `skipped` list.
+fn report_skipped(skipped: &[reclaimscope_scan::scan::Skipped]) {
+    const SHOWN: usize = 20;
+    for s in skipped.iter().take(SHOWN) {
+        eprintln!("{}: note: skipped: {}", s.file, s.reason.describe());
+    }
+    if skipped.len() > SHOWN {
+        eprintln!(
+            "note: {} more files skipped (see --summary or the JSON `skipped` list)",
+            skipped.len() - SHOWN
+        );
+    }
 }
 
 fn parse_rules(names: &[String]) -> Result<Vec<Rule>, InputError> {
