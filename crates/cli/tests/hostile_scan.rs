@@ -163,3 +163,20 @@ fn summary_says_which_rules_did_not_run() {
     assert!(out.contains("-  scope-unbalanced (not run)"), "{out}");
     assert!(!out.contains("     0  scope-unbalanced"), "{out}");
 }
+
+#[test]
+fn a_function_nested_100k_blocks_deep_is_skipped_and_counted() {
+    let dir = scratch("deep");
+    let deep = format!(
+        "int f(void)\n{{\n{}p = kmalloc(8, GFP_KERNEL | __GFP_NORETRY); if (!p) return -ENOMEM;{}\n}}\n",
+        "{".repeat(100_000),
+        "}".repeat(100_000)
+    );
+    std::fs::write(dir.join("deep.c"), deep).unwrap();
+    std::fs::write(dir.join("bad.c"), format!("int g(void)\n{BODY}")).unwrap();
+    let o = run(&["scan", ".", "--format", "json"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["stats"]["skipped_deep_functions"], 1);
+    assert_eq!(v["findings"][0]["function"], "g");
+}

@@ -143,6 +143,40 @@ pub struct FileAnalysis {
     pub findings: Vec<Finding>,
     /// Regions were parsed but held no function and had syntax errors.
     pub unparsable: bool,
+    /// Functions not analysed because their syntax tree nests deeper than
+    /// [`MAX_FUNCTION_NESTING`].
+    pub too_deep: usize,
+}
+
+/// Syntax-tree depth past which a function is skipped (and counted).
+/// tree-sitter finds a node's parent by walking down from the root, so the
+/// rules' walks up the tree cost depth squared; kernel functions nest a few
+/// dozen levels, hostile ones (100,000 nested blocks) would take hours.
+pub const MAX_FUNCTION_NESTING: usize = 1000;
+
+/// Does the tree under `root` nest deeper than `limit` below it?
+fn deeper_than(root: Node<'_>, limit: usize) -> bool {
+    let mut cursor = root.walk();
+    let mut depth = 0usize;
+    loop {
+        if cursor.goto_first_child() {
+            depth += 1;
+            if depth > limit {
+                return true;
+            }
+            continue;
+        }
+        loop {
+            if depth == 0 {
+                return false;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            cursor.goto_parent();
+            depth -= 1;
+        }
+    }
 }
 
 /// [`analyze_source`], also saying whether the file parsed. Code under
@@ -209,11 +243,16 @@ pub fn analyze_file(
     };
     let mut out = Vec::new();
     let unparsable = functions.is_empty() && parsed.iter().any(|p| p.0.root_node().has_error());
+    let mut too_deep = 0;
     for (i, f, kr_body, kr_name) in functions {
         let (tree, start, offset) = &parsed[i];
         let Some(body) = kr_body.or_else(|| f.child_by_field_name("body")) else {
             continue;
         };
+        if deeper_than(body, MAX_FUNCTION_NESTING) {
+            too_deep += 1;
+            continue;
+        }
         let mut func = index_function(&file, region_src(src, *start, tree), *offset, f, body);
         func.lines = &region_lines[i];
         if let Some(name) = kr_name {
@@ -224,6 +263,7 @@ pub fn analyze_file(
     FileAnalysis {
         findings: out,
         unparsable,
+        too_deep,
     }
 }
 

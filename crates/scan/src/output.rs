@@ -123,7 +123,7 @@ pub fn summary(report: &ScanReport, roots: &[std::path::PathBuf]) -> String {
     }
     let st = &report.stats;
     s.push_str(&format!(
-        "files: {} C files read ({} MB), {} parsed; skipped {} binary, {} non-UTF-8, {} huge, {} unreadable, {} empty, {} unparsable, {} not C, {} special, {} failed; {} findings suppressed in source\n",
+        "files: {} C files read ({} MB), {} parsed; skipped {} binary, {} non-UTF-8, {} huge, {} unreadable, {} empty, {} unparsable, {} not C, {} special, {} failed; {} functions nested too deep; {} findings suppressed in source\n",
         st.files_seen,
         st.bytes_read / 1_000_000,
         st.files_parsed,
@@ -136,6 +136,7 @@ pub fn summary(report: &ScanReport, roots: &[std::path::PathBuf]) -> String {
         st.skipped_not_c,
         st.skipped_special,
         st.skipped_failed,
+        st.skipped_deep_functions,
         st.suppressed
     ));
     s.push_str(&format!(

@@ -6,7 +6,7 @@ use crate::analyze::{KernelFacts, analyze_file, analyze_source, c_parser};
 use crate::finding::Finding;
 use crate::prefilter::Prefilter;
 use crate::rule::Rule;
-use crate::suppress::is_suppressed;
+use crate::suppress::Suppressions;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 use reclaimscope_model::history::{KernelParams, KernelVersion, VmallocMode};
@@ -63,6 +63,9 @@ pub struct ScanStats {
     /// The analysis of the file failed (an internal error): skipped so the
     /// rest of the tree is still scanned.
     pub skipped_failed: usize,
+    /// Functions (not files) skipped because they nest deeper than
+    /// `MAX_FUNCTION_NESTING` syntax levels.
+    pub skipped_deep_functions: usize,
     pub suppressed: usize,
 }
 
@@ -171,7 +174,8 @@ pub fn kernel_facts(v: Option<KernelVersion>) -> KernelFacts {
 pub fn scan_source(path: &str, src: &str, rules: &[Rule], facts: KernelFacts) -> Vec<Finding> {
     let mut parser = c_parser();
     let mut f = analyze_source(&mut parser, path, src, rules, facts, &HashMap::new());
-    f.retain(|x| !is_suppressed(src, x.line, x.rule));
+    let marks = Suppressions::new(src);
+    f.retain(|x| !marks.suppresses(x.line, x.rule));
     f.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     f.dedup();
     f
@@ -352,7 +356,7 @@ pub fn scan_paths(
     stats.files_parsed = candidates.len();
     // Each file is analysed on its own: a panic in one (a bug of ours on
     // input nobody foresaw) skips that file, counted, and the scan goes on.
-    let per_file: Vec<Result<(Vec<Finding>, usize), SkipReason>> = candidates
+    let per_file: Vec<Result<(Vec<Finding>, usize, usize), SkipReason>> = candidates
         .par_iter()
         .map_init(c_parser, |parser, (path, src, rules)| {
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -370,17 +374,19 @@ pub fn scan_paths(
             }
             let mut f = a.findings;
             let before = f.len();
-            f.retain(|x| !is_suppressed(src, x.line, x.rule));
+            let marks = Suppressions::new(src);
+            f.retain(|x| !marks.suppresses(x.line, x.rule));
             let suppressed = before - f.len();
-            Ok((f, suppressed))
+            Ok((f, suppressed, a.too_deep))
         })
         .collect();
     let mut findings = Vec::new();
     for (r, (path, _, _)) in per_file.into_iter().zip(&candidates) {
         match r {
-            Ok((f, s)) => {
+            Ok((f, s, deep)) => {
                 findings.extend(f);
                 stats.suppressed += s;
+                stats.skipped_deep_functions += deep;
             }
             Err(reason) => {
                 stats.files_parsed -= 1;
