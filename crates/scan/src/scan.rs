@@ -208,6 +208,9 @@ pub fn detect_kernel_version(p: &Path) -> Option<KernelVersion> {
     None
 }
 
+/// Findings of one file, findings suppressed, functions nested too deep.
+type FileResult = (Vec<Finding>, usize, usize);
+
 enum Outcome {
     NotC,
     Excluded,
@@ -356,7 +359,7 @@ pub fn scan_paths(
     stats.files_parsed = candidates.len();
     // Each file is analysed on its own: a panic in one (a bug of ours on
     // input nobody foresaw) skips that file, counted, and the scan goes on.
-    let per_file: Vec<Result<(Vec<Finding>, usize, usize), SkipReason>> = candidates
+    let per_file: Vec<Result<FileResult, SkipReason>> = candidates
         .par_iter()
         .map_init(c_parser, |parser, (path, src, rules)| {
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
