@@ -5,6 +5,7 @@
 mod cmd;
 mod diag;
 mod load;
+mod membudget;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::diag::InputError;
-use reclaimscope_check::checker::{Bounds, Options, Progress, parse_size};
+use crate::membudget::{self, MemoryBudget};
+use reclaimscope_check::checker::{Bounds, Options, Progress};
 use reclaimscope_check::sim_model::{Outcome, Plan, check_sim};
 use reclaimscope_model::Policy;
 use reclaimscope_sim::{Scenario, Sim};
@@ -30,7 +31,9 @@ pub struct Args {
     /// Stop (inconclusive) after storing this many distinct states.
     #[arg(long, value_name = "N")]
     max_states: Option<u64>,
-    /// Stop (inconclusive) before the search would hold more memory, e.g. 512M.
+    /// Stop (inconclusive) before the process would hold more memory, e.g.
+    /// 512M. Default: half of the available memory (MemAvailable, or the
+    /// cgroup's room if smaller). Policies checked at once share it.
     #[arg(long, value_name = "SIZE")]
     max_memory: Option<String>,
     /// Stop (inconclusive) after this many seconds.
@@ -63,13 +66,9 @@ fn policies(args: &Args, scenario: &Scenario) -> Result<Vec<Policy>, InputError>
     }
 }
 
+/// Bounds other than memory; the memory bound is set per search from the
+/// [`MemoryBudget`].
 fn bounds(args: &Args) -> Result<Bounds, InputError> {
-    let max_memory = match &args.max_memory {
-        Some(s) => {
-            Some(parse_size(s).map_err(|e| InputError(format!("error: --max-memory: {e}")))?)
-        }
-        None => None,
-    };
     let time_limit = match args.time_limit {
         Some(t) if t.is_finite() && t >= 0.0 => Some(Duration::from_secs_f64(t)),
         Some(t) => {
@@ -81,7 +80,7 @@ fn bounds(args: &Args) -> Result<Bounds, InputError> {
     };
     Ok(Bounds {
         max_states: args.max_states,
-        max_memory,
+        max_memory: None,
         time_limit,
     })
 }
@@ -112,6 +111,7 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     let scenario = crate::load::scenario(&args.scenario, args.kernel.as_deref(), &args.set)?;
     let policies = policies(&args, &scenario)?;
     let bounds = bounds(&args)?;
+    let budget = MemoryBudget::resolve(args.max_memory.as_deref())?;
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
@@ -139,7 +139,7 @@ pub fn run(args: Args) -> Result<u8, InputError> {
             ));
         }
     };
-    let opts = Options {
+    let mut opts = Options {
         threads,
         por: !args.no_reduce,
         symmetry: !args.no_reduce,
@@ -152,6 +152,10 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     let mut outcomes = Vec::new();
     for policy in &policies {
         let sim = Sim::new(&scenario, policy).map_err(|e| InputError(e.to_string()))?;
+        // Policies are checked one after the other: each search gets the
+        // whole bound, and the previous one's memory goes back first.
+        membudget::release_freed_memory();
+        opts.bounds.max_memory = budget.map(|b| b.per_search(1));
         if let Some(bar) = &bar {
             bar.set_prefix(policy.to_string());
         }
@@ -166,11 +170,15 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    print(&args, &outcomes)?;
+    print(&args, &outcomes, budget.as_ref())?;
     Ok(exit_code(&outcomes))
 }
 
-fn print(args: &Args, outcomes: &[Outcome]) -> Result<(), InputError> {
+fn print(
+    args: &Args,
+    outcomes: &[Outcome],
+    budget: Option<&MemoryBudget>,
+) -> Result<(), InputError> {
     let all = args.policy.as_deref() == Some("all");
     if args.json {
         let text = match outcomes {
@@ -181,10 +189,10 @@ fn print(args: &Args, outcomes: &[Outcome]) -> Result<(), InputError> {
     } else if let [one] = outcomes
         && !all
     {
-        print!("{}", one.render_text());
+        print!("{}", membudget::name_bound_in(&one.render_text(), budget));
     } else {
         for o in outcomes {
-            println!("{}", o.headline());
+            println!("{}", membudget::name_bound_in(&o.headline(), budget));
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 
 use crate::diag::InputError;
 use crate::load;
+use crate::membudget::{self, MemoryBudget};
 use reclaimscope_check::checker::{Bounds, Options};
 use reclaimscope_check::sim_model::{Plan, check_sim};
 use reclaimscope_model::Policy;
@@ -42,6 +43,10 @@ pub struct Args {
     /// Time bound of each exhaustive check, in seconds.
     #[arg(long, default_value_t = 60.0)]
     time_limit: f64,
+    /// Memory bound of each exhaustive check (inconclusive past it), e.g.
+    /// 512M. Default: half of the available memory, as for `check`.
+    #[arg(long, value_name = "SIZE")]
+    max_memory: Option<String>,
     /// Set every history-dependent parameter to what release X.Y did.
     #[arg(long, value_name = "X.Y")]
     kernel: Option<String>,
@@ -68,6 +73,7 @@ struct Cell {
 
 pub fn run(args: Args) -> Result<u8, InputError> {
     let policies = policies(&args.policy)?;
+    let budget = MemoryBudget::resolve(args.max_memory.as_deref())?;
     let mut cells = Vec::new();
     let tty = std::io::stderr().is_terminal();
     for path in &args.scenarios {
@@ -77,7 +83,11 @@ pub fn run(args: Args) -> Result<u8, InputError> {
                 eprint!("\r\x1b[2Kcompare: {} under {p} ...", sc.name());
             }
             let sim = Sim::new(&sc, p).map_err(|e| InputError(format!("error: {}", e.message)))?;
-            cells.push(cell(&sim, sc.name(), *p, &args));
+            // Cells are checked one at a time: each gets the whole bound,
+            // and the previous one's memory goes back first.
+            membudget::release_freed_memory();
+            let max_memory = budget.map(|b| b.per_search(1));
+            cells.push(cell(&sim, sc.name(), *p, &args, max_memory));
         }
     }
     if tty {
@@ -107,13 +117,13 @@ fn policies(spec: &str) -> Result<Vec<Policy>, InputError> {
         .collect()
 }
 
-fn cell(sim: &Sim, scenario: &str, policy: Policy, args: &Args) -> Cell {
+fn cell(sim: &Sim, scenario: &str, policy: Policy, args: &Args, max_memory: Option<u64>) -> Cell {
     let opts = Options {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         bounds: Bounds {
             max_states: Some(args.max_states),
             time_limit: Some(Duration::from_secs_f64(args.time_limit)),
-            ..Bounds::default()
+            max_memory,
         },
         ..Options::default()
     };
