@@ -51,9 +51,9 @@ pub struct ScanStats {
     pub skipped_non_utf8: usize,
     pub skipped_huge: usize,
     pub skipped_unreadable: usize,
-    /// Empty or whitespace-only `.c`/`.h` files.
+    /// Empty or whitespace-only `.c` files.
     pub skipped_empty: usize,
-    /// Parsed, but no function found and the parser reported errors.
+    /// `.c` files parsed with no function found and syntax errors.
     pub skipped_unparsable: usize,
     /// Named on the command line but not a `.c`/`.h` file.
     pub skipped_not_c: usize,
@@ -372,7 +372,9 @@ pub fn scan_paths(
                     return Err(SkipReason::Failed);
                 }
             };
-            if a.unparsable {
+            // A header without functions is normal (macros, types); a .c
+            // file the parser made nothing of is worth saying.
+            if a.unparsable && path.ends_with(".c") {
                 return Err(SkipReason::Unparsable);
             }
             let mut f = a.findings;
@@ -460,16 +462,17 @@ fn read_and_filter(path: &Path, excludes: &GlobSet, prefilter: &Prefilter, max: 
         if bytes.len() as u64 > max {
             return Outcome::Skip(SkipReason::Huge);
         }
-        classify_bytes(bytes, prefilter)
+        classify_bytes(bytes, prefilter, path.extension().is_some_and(|e| e == "c"))
     })
 }
 
-fn classify_bytes(bytes: &[u8], prefilter: &Prefilter) -> Outcome {
+/// `is_dot_c`: an empty `.c` file is reported; an empty header is normal.
+fn classify_bytes(bytes: &[u8], prefilter: &Prefilter, is_dot_c: bool) -> Outcome {
     let head = &bytes[..bytes.len().min(8192)];
     if memchr::memchr(0, head).is_some() {
         return Outcome::Skip(SkipReason::Binary);
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if is_dot_c && bytes.iter().all(u8::is_ascii_whitespace) {
         return Outcome::Skip(SkipReason::Empty);
     }
     let n = bytes.len() as u64;
