@@ -731,6 +731,10 @@ impl<'a, 't> Func<'a, 't> {
             call: call_text,
             mask,
             reason,
+            evidence: vec![crate::finding::Evidence {
+                line,
+                role: rule.site_role(),
+            }],
         }
     }
 

@@ -18,37 +18,86 @@ pub struct DiffError {
 }
 
 impl AddedLines {
+    /// Parse a unified diff (`git diff`, `diff -u`, a mailed patch with its
+    /// commit message around the hunks). Empty input is an empty patch.
+    /// Text with no `+++` file header, a hunk before any file header, a
+    /// malformed `@@` line, or a hunk whose body stops before the line
+    /// counts of its header (a truncated or mangled patch) is an error at
+    /// that line: a patch read wrongly would hide every finding.
     pub fn parse(patch: &str) -> Result<AddedLines, DiffError> {
         let mut files: HashMap<String, HashSet<usize>> = HashMap::new();
-        let mut current: Option<String> = None;
+        let mut current: Option<Option<String>> = None;
         let mut next_line = 0usize;
-        let mut in_hunk = false;
+        // Old and new lines the current hunk still has to show.
+        let (mut old_left, mut new_left) = (0usize, 0usize);
+        let mut saw_header = false;
+        let mut last_hunk_line = 0;
         for (i, l) in patch.lines().enumerate() {
+            let at = i + 1;
+            if old_left > 0 || new_left > 0 {
+                match l.as_bytes().first() {
+                    Some(b'+') => {
+                        if let Some(Some(f)) = &current {
+                            files.entry(f.clone()).or_default().insert(next_line);
+                        }
+                        next_line += 1;
+                        new_left = new_left.checked_sub(1).ok_or_else(|| too_many(at))?;
+                    }
+                    // Context; some mailers strip the space of an empty one.
+                    Some(b' ') | None => {
+                        next_line += 1;
+                        new_left = new_left.checked_sub(1).ok_or_else(|| too_many(at))?;
+                        old_left = old_left.checked_sub(1).ok_or_else(|| too_many(at))?;
+                    }
+                    Some(b'-') => {
+                        old_left = old_left.checked_sub(1).ok_or_else(|| too_many(at))?;
+                    }
+                    Some(b'\\') => {} // "\ No newline at end of file"
+                    _ => {
+                        return Err(DiffError {
+                            line: at,
+                            message: format!(
+                                "hunk from line {last_hunk_line} ends early: {old_left} old and {new_left} new lines still expected"
+                            ),
+                        });
+                    }
+                }
+                continue;
+            }
             if let Some(rest) = l.strip_prefix("+++ ") {
                 let path = rest.split('\t').next().unwrap_or("").trim();
-                current = (path != "/dev/null").then(|| strip_prefix(path).to_string());
-                in_hunk = false;
-            } else if l.starts_with("--- ") && !in_hunk {
-                continue;
+                current = Some((path != "/dev/null").then(|| strip_prefix(path).to_string()));
+                saw_header = true;
             } else if let Some(rest) = l.strip_prefix("@@ ") {
-                next_line = parse_hunk_start(rest).ok_or_else(|| DiffError {
-                    line: i + 1,
+                if current.is_none() {
+                    return Err(DiffError {
+                        line: at,
+                        message: "hunk before any `+++` file header".into(),
+                    });
+                }
+                let h = parse_hunk(rest).ok_or_else(|| DiffError {
+                    line: at,
                     message: format!("malformed hunk header `{l}`"),
                 })?;
-                in_hunk = true;
-            } else if in_hunk {
-                if l.starts_with('+') {
-                    if let Some(f) = &current {
-                        files.entry(f.clone()).or_default().insert(next_line);
-                    }
-                    next_line += 1;
-                } else if l.starts_with(' ') || l.is_empty() {
-                    next_line += 1;
-                } else if l.starts_with('-') || l.starts_with('\\') {
-                } else {
-                    in_hunk = false;
-                }
+                (next_line, old_left, new_left) = h;
+                last_hunk_line = at;
             }
+            // Anything else between hunks is commit message, `diff --git`,
+            // `index`, `---` lines or a mail signature.
+        }
+        if old_left > 0 || new_left > 0 {
+            return Err(DiffError {
+                line: patch.lines().count().max(1),
+                message: format!(
+                    "patch ends inside the hunk from line {last_hunk_line}: {old_left} old and {new_left} new lines missing"
+                ),
+            });
+        }
+        if !saw_header && !patch.trim().is_empty() {
+            return Err(DiffError {
+                line: 1,
+                message: "not a unified diff: no `+++` file header".into(),
+            });
         }
         Ok(AddedLines { files })
     }
@@ -57,9 +106,10 @@ impl AddedLines {
     /// component-wise suffix of the other (`a/` / `b/` already stripped).
     pub fn contains(&self, f: &Finding) -> bool {
         let file = f.file.strip_prefix("./").unwrap_or(&f.file);
-        self.files
-            .iter()
-            .any(|(p, lines)| lines.contains(&f.line) && path_matches(file, p))
+        self.files.iter().any(|(p, lines)| {
+            path_matches(file, p)
+                && (lines.contains(&f.line) || f.evidence.iter().any(|e| lines.contains(&e.line)))
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -77,10 +127,32 @@ fn path_matches(a: &str, b: &str) -> bool {
     a == b || a.ends_with(&format!("/{b}")) || b.ends_with(&format!("/{a}"))
 }
 
-/// `-a,b +c,d @@` → c.
-fn parse_hunk_start(rest: &str) -> Option<usize> {
-    let plus = rest.split_whitespace().find(|w| w.starts_with('+'))?;
-    plus[1..].split(',').next()?.parse().ok()
+fn too_many(line: usize) -> DiffError {
+    DiffError {
+        line,
+        message: "more lines in this hunk than its `@@` header counts".into(),
+    }
+}
+
+/// `-a,b +c,d @@` → (c, b, d); a missing count is 1.
+fn parse_hunk(rest: &str) -> Option<(usize, usize, usize)> {
+    let mut words = rest.split_whitespace();
+    let (old, new) = (
+        words.next()?.strip_prefix('-')?,
+        words.next()?.strip_prefix('+')?,
+    );
+    if words.next() != Some("@@") {
+        return None;
+    }
+    let range = |r: &str| -> Option<(usize, usize)> {
+        match r.split_once(',') {
+            Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+            None => Some((r.parse().ok()?, 1)),
+        }
+    };
+    let (_, old_count) = range(old)?;
+    let (start, new_count) = range(new)?;
+    Some((start, old_count, new_count))
 }
 
 #[cfg(test)]
@@ -98,6 +170,10 @@ mod tests {
             call: "kmalloc()".into(),
             mask: String::new(),
             reason: String::new(),
+            evidence: vec![crate::finding::Evidence {
+                line,
+                role: "allocation",
+            }],
         }
     }
 
@@ -116,5 +192,49 @@ mod tests {
     fn bad_hunk_names_its_line() {
         let e = AddedLines::parse("+++ b/x.c\n@@ garbage @@\n").unwrap_err();
         assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn garbage_is_an_error_at_its_line() {
+        // Not a diff at all.
+        let e = AddedLines::parse("[memory]\nfree = 4\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.message.contains("not a unified diff")),
+            (1, true)
+        );
+        // A hunk cut short by a mangling mailer.
+        let cut = "--- a/x.c\n+++ b/x.c\n@@ -1,3 +1,4 @@\n a\n+b\nGARBAGE\n";
+        assert_eq!(AddedLines::parse(cut).unwrap_err().line, 6);
+        // Truncated at the end.
+        let trunc = "--- a/x.c\n+++ b/x.c\n@@ -1,3 +1,4 @@\n a\n+b\n";
+        assert!(
+            AddedLines::parse(trunc)
+                .unwrap_err()
+                .message
+                .contains("ends inside")
+        );
+        // A hunk with no file header.
+        assert_eq!(
+            AddedLines::parse("@@ -1 +1 @@\n-a\n+b\n").unwrap_err().line,
+            1
+        );
+        // Empty input is an empty patch; a mail around the hunks is fine.
+        assert!(AddedLines::parse("").unwrap().is_empty());
+        let mail = "From: x\nSubject: [PATCH] y\n\nbody\n---\n x.c | 1 +\n\ndiff --git a/x.c b/x.c\n--- a/x.c\n+++ b/x.c\n@@ -1 +1,2 @@\n a\n+b\n-- \n2.39.2\n";
+        assert!(
+            AddedLines::parse(mail)
+                .unwrap()
+                .contains(&finding("x.c", 2))
+        );
+    }
+
+    #[test]
+    fn a_finding_belongs_to_a_patch_that_adds_any_evidence_line() {
+        let patch = "--- a/x.c\n+++ b/x.c\n@@ -10,2 +10,3 @@\n a\n+\tif (ret) return ret;\n b\n";
+        let a = AddedLines::parse(patch).unwrap();
+        // Anchored on the unchanged save() at line 5; its exit is line 11.
+        let f = finding("x.c", 5).with_evidence(11, "exit leaving the scope");
+        assert!(a.contains(&f));
+        assert!(!a.contains(&finding("x.c", 5).with_evidence(12, "exit leaving the scope")));
     }
 }

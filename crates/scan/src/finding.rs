@@ -16,9 +16,33 @@ pub struct Finding {
     /// The effective gfp mask in kernel notation, or "" when the rule is not about a mask.
     pub mask: String,
     pub reason: String,
+    /// The lines that make the finding, in line order: the site itself and
+    /// whatever the rule's reasoning rests on (the error-only return, the
+    /// return or goto that leaves a scope, the scope's save(), the
+    /// shrinker's blocking call). `--diff` keeps a finding when the patch
+    /// adds any of them.
+    pub evidence: Vec<Evidence>,
+}
+
+/// One line a finding rests on.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Evidence {
+    pub line: usize,
+    /// What is on the line, e.g. `allocation`, `error return`, `return
+    /// leaving the scope`.
+    pub role: &'static str,
 }
 
 impl Finding {
+    /// Add an evidence line (kept sorted, without duplicate lines).
+    pub fn with_evidence(mut self, line: usize, role: &'static str) -> Finding {
+        if !self.evidence.iter().any(|e| e.line == line) {
+            self.evidence.push(Evidence { line, role });
+            self.evidence.sort();
+        }
+        self
+    }
+
     /// Sort key that makes output independent of thread scheduling.
     pub fn sort_key(&self) -> (&str, usize, usize, Rule, &str) {
         (&self.file, self.line, self.column, self.rule, &self.reason)

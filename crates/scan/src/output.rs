@@ -60,6 +60,14 @@ pub fn sarif(findings: &[Finding], tool_version: &str) -> String {
                     },
                     "logicalLocations": [{ "name": f.function, "kind": "function" }]
                 }],
+                "relatedLocations": f.evidence.iter().enumerate().map(|(i, e)| json!({
+                    "id": i,
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": f.file.replace('\\', "/"), "uriBaseId": "%SRCROOT%" },
+                        "region": { "startLine": e.line }
+                    },
+                    "message": { "text": e.role }
+                })).collect::<Vec<_>>(),
                 "partialFingerprints": { "reclaimscopeHash/v1": format!("{h:016x}:{n}") }
             })
         })

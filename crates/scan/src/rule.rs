@@ -119,6 +119,16 @@ impl Rule {
         }
     }
 
+    /// What the line a finding of this rule points at holds (its first
+    /// evidence line).
+    pub fn site_role(self) -> &'static str {
+        match self {
+            Rule::ScopeUnbalanced => "memalloc scope call",
+            Rule::ShrinkerIoGate => "__GFP_IO gate",
+            _ => "allocation",
+        }
+    }
+
     pub fn doc_anchor(self) -> String {
         format!("docs/rules.md#{}", self.id())
     }

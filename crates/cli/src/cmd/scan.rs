@@ -28,7 +28,9 @@ pub struct Args {
     /// Skip files whose path matches this glob (repeatable).
     #[arg(long = "exclude", value_name = "GLOB")]
     pub excludes: Vec<String>,
-    /// Report only findings on lines this unified diff adds.
+    /// Report only findings the unified diff PATCH adds: the patch adds at
+    /// least one of the finding's evidence lines. `-` reads standard input
+    /// (`git diff | reclaimscope scan --diff - .`).
     #[arg(long, value_name = "PATCH")]
     pub diff: Option<PathBuf>,
     /// Print counts per rule and per top-level directory instead of findings.
@@ -91,17 +93,22 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     };
     let added = match &args.diff {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                InputError(format!("{}: error: cannot read patch: {e}", p.display()))
-            })?;
-            Some(AddedLines::parse(&text).map_err(|e| {
-                InputError(format!(
-                    "{}:{}:1: error: {}",
-                    p.display(),
-                    e.line,
-                    e.message
-                ))
-            })?)
+            let (name, text) = if p.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .map_err(|e| InputError(format!("<stdin>: error: cannot read patch: {e}")))?;
+                ("<stdin>".to_string(), text)
+            } else {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    InputError(format!("{}: error: cannot read patch: {e}", p.display()))
+                })?;
+                (p.display().to_string(), text)
+            };
+            Some(
+                AddedLines::parse(&text).map_err(|e| {
+                    InputError(format!("{name}:{}:1: error: {}", e.line, e.message))
+                })?,
+            )
         }
         None => None,
     };

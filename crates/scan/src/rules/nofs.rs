@@ -45,7 +45,7 @@ pub(super) fn nofs_rules(
                     s.kind.name(),
                     func.line_of(s.call)
                 ),
-            ));
+            ).with_evidence(func.line_of(s.call), "memalloc save"));
         }
     } else if !in_any && on(Rule::NofsOutsideScope) {
         out.push(func.finding(

@@ -59,7 +59,7 @@ pub(super) fn noretry_rules(
                 "on failure the result only becomes an error (line {}) with no fallback; drop __GFP_NORETRY or add a fallback",
                 exit
             ),
-        )),
+        ).with_evidence(exit, "error-only failure check")),
         Verdict::FallbackKeepsFlag(line, what) if on(Rule::NoretryFallbackKeepsFlag) => out.push(func.finding(
             file,
             Rule::NoretryFallbackKeepsFlag,
@@ -67,7 +67,7 @@ pub(super) fn noretry_rules(
             a.call,
             mask,
             format!("the {what} at line {line} still passes __GFP_NORETRY; drop the flag for the last attempt"),
-        )),
+        ).with_evidence(line, what)),
         _ => {}
     }
 }

@@ -31,7 +31,7 @@ pub(super) fn scope_unbalanced(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mu
                     s.kind.name(),
                     func.line_of(s.call)
                 ),
-            ));
+            ).with_evidence(func.line_of(s.call), "memalloc save"));
         }
     }
     for s in func.saves.iter().filter(|s| s.local) {
@@ -115,6 +115,9 @@ pub(super) fn scope_unbalanced(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mu
                         s.kind.name(),
                         s.kind.name()
                     ),
+                ).with_evidence(
+                    if what == "return" { func.line_of(exit) } else { func.line_at(pos) },
+                    "exit leaving the scope",
                 ));
                 break;
             }

@@ -46,5 +46,5 @@ pub(super) fn shrinker_io_gate(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mu
             "shrinker gates on __GFP_IO only and then calls {callee}() (line {}); a GFP_NOFS caller still enters it, test __GFP_FS too",
             func.line_of(*call)
         ),
-    ));
+    ).with_evidence(func.line_of(*call), "blocking call"));
 }
