@@ -635,7 +635,10 @@ fn ident(n: String, span: Range<usize>) -> Result<Expr, GfpParseError> {
 
 /// The closest kernel name by edit distance, if close enough to be a typo.
 pub fn suggest(name: &str) -> Option<&'static str> {
+    // Names further apart in length than the distance allowed cannot
+    // match; skipping them keeps a megabyte-long identifier linear.
     names()
+        .filter(|(n, _)| n.len().abs_diff(name.len()) <= 3)
         .map(|(n, _)| (edit_distance(name, n), n))
         .filter(|(d, _)| *d <= 3)
         .min()
