@@ -100,20 +100,34 @@ pub fn mem_available(meminfo: &str) -> Option<u64> {
     })
 }
 
-/// `memory.max - memory.current` of this process's cgroup (v2), if limited.
+/// Room left under this process's cgroup memory limit (v2 `memory.max`,
+/// or v1 `memory.limit_in_bytes`), if there is a limit.
 fn cgroup_room() -> Option<u64> {
     let cg = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let path = cg.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let dir = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
-    let read = |f: &str| -> Option<u64> {
-        std::fs::read_to_string(dir.join(f))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    let read = |p: std::path::PathBuf| -> Option<u64> {
+        std::fs::read_to_string(p).ok()?.trim().parse().ok()
     };
-    let max = read("memory.max")?; // "max" does not parse: unlimited
-    Some(max.saturating_sub(read("memory.current").unwrap_or(0)))
+    // v1: a `memory` controller line; v2: the unified `0::` line.
+    let (dir, max, current) = match cg.lines().find_map(|l| l.split_once(":memory:")) {
+        Some((_, path)) => (
+            root.join("memory").join(path.trim_start_matches('/')),
+            "memory.limit_in_bytes",
+            "memory.usage_in_bytes",
+        ),
+        None => (
+            root.join(
+                cg.lines()
+                    .find_map(|l| l.strip_prefix("0::"))?
+                    .trim_start_matches('/'),
+            ),
+            "memory.max",
+            "memory.current",
+        ),
+    };
+    // v2 writes "max" (no parse) and v1 a huge number for "no limit".
+    let max = read(dir.join(max)).filter(|&m| m < 1 << 60)?;
+    Some(max.saturating_sub(read(dir.join(current)).unwrap_or(0)))
 }
 
 /// Give memory the previous search freed back to the system. glibc keeps
