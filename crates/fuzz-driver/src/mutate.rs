@@ -12,7 +12,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -21,7 +21,7 @@ impl Rng {
     }
     /// Uniform in `0..n` (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 }
 
@@ -203,7 +203,7 @@ fn mutate(data: &mut Vec<u8>, seeds: &[Vec<u8>], dict: &[&str], rng: &mut Rng) {
     let at = rng.below(len + 1);
     match rng.below(9) {
         0 if len > 0 => data[at.min(len - 1)] ^= 1 << rng.below(8),
-        1 => data.insert(at, rng.next() as u8),
+        1 => data.insert(at, rng.next_u64() as u8),
         2 if len > 0 => {
             let end = (at + 1 + rng.below(64)).min(len);
             data.drain(at.min(len - 1)..end);
