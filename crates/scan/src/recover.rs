@@ -64,15 +64,14 @@ fn is_if0(d: &str) -> bool {
     let Some(rest) = d.strip_prefix("if") else {
         return false;
     };
-    let rest = rest.trim_start();
-    if !d[2..].starts_with(char::is_whitespace) && !d[2..].starts_with('(') {
-        return false;
+    if !rest.starts_with(|c: char| c.is_whitespace() || c == '(') {
+        return false; // `ifdef`, `ifndef`
     }
-    let rest = rest.trim_start_matches('(').trim_start();
+    let rest = rest.trim_start().trim_start_matches('(').trim_start();
     rest.strip_prefix('0').is_some_and(|r| {
         r.chars()
             .next()
-            .is_none_or(|c| !c.is_ascii_alphanumeric() && c != 'x' && c != '_')
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_')
     })
 }
 
