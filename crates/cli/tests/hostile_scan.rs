@@ -180,3 +180,37 @@ fn a_function_nested_100k_blocks_deep_is_skipped_and_counted() {
     assert_eq!(v["stats"]["skipped_deep_functions"], 1);
     assert_eq!(v["findings"][0]["function"], "g");
 }
+
+/// Found by the fuzz driver: an unterminated string before thousands of
+/// unclosed calls sent tree-sitter's error recovery to 23 GB and the OOM
+/// killer. The region's parse is now abandoned past a step budget,
+/// counted, and the rest of the tree is scanned.
+#[test]
+fn a_parse_that_explodes_is_abandoned_and_counted() {
+    let dir = scratch("costly");
+    // The fuzzer's input, its runs of `vmalloc(` written as counts.
+    let calls = |n: usize| "vmalloc(".repeat(n);
+    let hostile = [
+        "ptr = __vmalloc(ARN, order);\nif (!page)\n\tpage = alloc_pages(gfp, 0);\nsiz e, GF\"P_NOFS);".to_string(),
+        calls(1862),
+        "vmalmoc(".into(),
+        calls(1662),
+        "vmallocock_group_kobjs[index]) {\n\tspin_unlock(&space_info->lock);\n\tkobject_put(&rkobj->kobj);\n\treturn;                         /* PF_MEMALLOC_NOFS still set */\n}\n(".into(),
+        calls(1891),
+        "vmallkc(".into(),
+        calls(1172),
+        "\n".into(),
+    ]
+    .concat();
+    std::fs::write(
+        dir.join("hostile.c"),
+        format!("int x = GFP_NOFS;\n{hostile}"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("bad.c"), format!("int g(void)\n{BODY}")).unwrap();
+    let o = run(&["scan", ".", "--format", "json"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["stats"]["skipped_costly_regions"], 1);
+    assert_eq!(v["findings"][0]["file"], "bad.c");
+}

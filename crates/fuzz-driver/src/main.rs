@@ -6,10 +6,14 @@
 //! ```
 //!
 //! The work runs in child processes of this binary (chunks of at most
-//! 100,000 executions): a panic is caught in the child, but an abort or a
-//! stack overflow kills it, and then the parent bisects the chunk to the
-//! one input that did it, rebuilds that input (inputs are a pure function
-//! of seed and index), saves it under `--crashes` and goes on after it.
+//! 100,000 executions): a panic is caught in the child, but an abort, a
+//! stack overflow or running out of memory kills it. The child's address
+//! space is limited (`CHILD_MEMORY`, like libFuzzer's `-rss_limit_mb`), so
+//! an input that makes a target grow without bound aborts the child
+//! instead of bringing the machine to the OOM killer. The parent then
+//! reruns the chunk with each index traced to find the input, rebuilds it
+//! (inputs are a pure function of seed and index), saves it under
+//! `--crashes` and goes on after it.
 
 use reclaimscope_fuzz_driver::{TARGETS, Target, mutate, target};
 use std::path::{Path, PathBuf};
@@ -17,6 +21,10 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 const CHUNK: u64 = 100_000;
+
+/// Address-space limit of a child: far above what one 64 KiB input
+/// needs (tens of MB), far below the machine.
+const CHILD_MEMORY: u64 = 4 << 30;
 
 struct Opts {
     targets: Vec<&'static Target>,
@@ -28,8 +36,10 @@ struct Opts {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--child") {
-        return child(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("--child") => return child(&args[1..], false),
+        Some("--child-trace") => return child(&args[1..], true),
+        _ => {}
     }
     let opts = match parse(&args) {
         Ok(o) => o,
@@ -114,30 +124,32 @@ fn run_target(t: &Target, opts: &Opts) -> u64 {
             from = to;
             continue;
         }
-        // The child died: find the input, save it, go on after it.
-        let bad = bisect(t, opts, from, to);
-        crashes += 1;
-        save(t, opts, bad, "abort");
-        // Panics before `bad` in this chunk were counted by the run that
-        // died only if it got to print; count them again from here.
-        let (_, before) = spawn(t, opts, from, bad);
+        // The child died: find the input, save it, go on after it. The
+        // panics it caught before dying were lost with its output.
+        let (bad, before) = find_fatal(t, opts, from, to);
         crashes += before;
-        from = bad + 1;
+        match bad {
+            Some(bad) => {
+                crashes += 1;
+                save(t, opts, bad, "abort");
+                from = bad + 1;
+            }
+            None => {
+                eprintln!(
+                    "{}: a child died on [{from}, {to}) but not when rerun; counted as a crash",
+                    t.name
+                );
+                crashes += 1;
+                from = to;
+            }
+        }
     }
     crashes
 }
 
 /// Run `[from, to)` in a child: (exited normally, panics it caught).
 fn spawn(t: &Target, opts: &Opts, from: u64, to: u64) -> (bool, u64) {
-    if from >= to {
-        return (true, 0);
-    }
-    let out = Command::new(std::env::current_exe().expect("own path"))
-        .args(["--child", t.name])
-        .args([from.to_string(), to.to_string(), opts.seed.to_string()])
-        .arg(&opts.crashes)
-        .output()
-        .expect("spawn the driver");
+    let out = child_output(t, opts, from, to, false);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let panics = stdout
         .lines()
@@ -147,17 +159,34 @@ fn spawn(t: &Target, opts: &Opts, from: u64, to: u64) -> (bool, u64) {
     (out.status.success(), panics)
 }
 
-/// The first index in `[from, to)` whose child dies.
-fn bisect(t: &Target, opts: &Opts, mut from: u64, mut to: u64) -> u64 {
-    while to - from > 1 {
-        let mid = from + (to - from) / 2;
-        if spawn(t, opts, from, mid).0 {
-            from = mid;
-        } else {
-            to = mid;
-        }
+fn child_output(t: &Target, opts: &Opts, from: u64, to: u64, trace: bool) -> std::process::Output {
+    Command::new(std::env::current_exe().expect("own path"))
+        .args([if trace { "--child-trace" } else { "--child" }, t.name])
+        .args([from.to_string(), to.to_string(), opts.seed.to_string()])
+        .arg(&opts.crashes)
+        .output()
+        .expect("spawn the driver")
+}
+
+/// Rerun `[from, to)` printing each index before running it: the last
+/// index printed by a child that dies is the fatal input. Returns it (if
+/// the rerun dies too) and the panics caught before it.
+fn find_fatal(t: &Target, opts: &Opts, from: u64, to: u64) -> (Option<u64>, u64) {
+    let out = child_output(t, opts, from, to, true);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let panics = err
+        .lines()
+        .filter(|l| l.contains(": panic on input"))
+        .count() as u64;
+    if out.status.success() {
+        return (None, panics);
     }
-    from
+    let last = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("at "))
+        .filter_map(|n| n.trim().parse().ok())
+        .last();
+    (last, panics)
 }
 
 fn save(t: &Target, opts: &Opts, i: u64, kind: &str) {
@@ -174,8 +203,9 @@ fn write_crash(dir: &Path, name: &str, seed: u64, i: u64, kind: &str, data: &[u8
     }
 }
 
-/// `--child NAME FROM TO SEED CRASHDIR`: run the inputs, catch panics.
-fn child(args: &[String]) -> ExitCode {
+/// `--child[-trace] NAME FROM TO SEED CRASHDIR`: run the inputs, catch
+/// panics; with `-trace`, print `at I` to stderr before input `I`.
+fn child(args: &[String], trace: bool) -> ExitCode {
     let [name, from, to, seed, dir] = args else {
         return ExitCode::from(2);
     };
@@ -189,11 +219,15 @@ fn child(args: &[String]) -> ExitCode {
     };
     // Panics are counted and saved, not printed one by one.
     std::panic::set_hook(Box::new(|_| {}));
+    limit_memory(CHILD_MEMORY);
     let seeds = mutate::load_seeds(&repo_root(), t);
     let dict = mutate::dictionary(t.name);
     let mut panics = 0u64;
     for i in from..to {
         let data = mutate::input(&seeds, dict, seed, i, t.max_len);
+        if trace {
+            eprintln!("at {i}");
+        }
         if std::panic::catch_unwind(|| (t.run)(&data)).is_err() {
             panics += 1;
             write_crash(Path::new(dir), t.name, seed, i, "panic", &data);
@@ -201,4 +235,20 @@ fn child(args: &[String]) -> ExitCode {
     }
     println!("panics {panics}");
     ExitCode::SUCCESS
+}
+
+/// Cap this process's address space: an allocation past it fails and the
+/// child aborts (caught by the parent) instead of exhausting the machine.
+fn limit_memory(bytes: u64) {
+    #[cfg(unix)]
+    {
+        let lim = libc::rlimit {
+            rlim_cur: bytes as libc::rlim_t,
+            rlim_max: bytes as libc::rlim_t,
+        };
+        // SAFETY: setrlimit reads the struct we pass; no other effect.
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_AS, &lim);
+        }
+    }
 }

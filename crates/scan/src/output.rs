@@ -131,7 +131,7 @@ pub fn summary(report: &ScanReport, roots: &[std::path::PathBuf]) -> String {
     }
     let st = &report.stats;
     s.push_str(&format!(
-        "files: {} C files read ({} MB), {} parsed; skipped {} binary, {} non-UTF-8, {} huge, {} unreadable, {} empty, {} unparsable, {} not C, {} special, {} failed; {} functions nested too deep; {} findings suppressed in source\n",
+        "files: {} C files read ({} MB), {} parsed; skipped {} binary, {} non-UTF-8, {} huge, {} unreadable, {} empty, {} unparsable, {} not C, {} special, {} failed; {} functions nested too deep, {} regions too costly to parse; {} findings suppressed in source\n",
         st.files_seen,
         st.bytes_read / 1_000_000,
         st.files_parsed,
@@ -145,6 +145,7 @@ pub fn summary(report: &ScanReport, roots: &[std::path::PathBuf]) -> String {
         st.skipped_special,
         st.skipped_failed,
         st.skipped_deep_functions,
+        st.skipped_costly_regions,
         st.suppressed
     ));
     s.push_str(&format!(

@@ -66,6 +66,9 @@ pub struct ScanStats {
     /// Functions (not files) skipped because they nest deeper than
     /// `MAX_FUNCTION_NESTING` syntax levels.
     pub skipped_deep_functions: usize,
+    /// Parse regions abandoned because tree-sitter's error recovery went
+    /// past its step budget (hostile input; never seen in a kernel tree).
+    pub skipped_costly_regions: usize,
     pub suppressed: usize,
 }
 
@@ -208,8 +211,9 @@ pub fn detect_kernel_version(p: &Path) -> Option<KernelVersion> {
     None
 }
 
-/// Findings of one file, findings suppressed, functions nested too deep.
-type FileResult = (Vec<Finding>, usize, usize);
+/// Findings of one file, findings suppressed, functions nested too deep,
+/// regions abandoned for their parse cost.
+type FileResult = (Vec<Finding>, usize, usize, usize);
 
 enum Outcome {
     NotC,
@@ -382,16 +386,17 @@ pub fn scan_paths(
             let marks = Suppressions::new(src);
             f.retain(|x| !marks.suppresses(x.line, x.rule));
             let suppressed = before - f.len();
-            Ok((f, suppressed, a.too_deep))
+            Ok((f, suppressed, a.too_deep, a.costly))
         })
         .collect();
     let mut findings = Vec::new();
     for (r, (path, _, _)) in per_file.into_iter().zip(&candidates) {
         match r {
-            Ok((f, s, deep)) => {
+            Ok((f, s, deep, costly)) => {
                 findings.extend(f);
                 stats.suppressed += s;
                 stats.skipped_deep_functions += deep;
+                stats.skipped_costly_regions += costly;
             }
             Err(reason) => {
                 stats.files_parsed -= 1;
