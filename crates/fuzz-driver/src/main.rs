@@ -183,9 +183,9 @@ fn find_fatal(t: &Target, opts: &Opts, from: u64, to: u64) -> (Option<u64>, u64)
     }
     let last = err
         .lines()
+        .rev()
         .filter_map(|l| l.strip_prefix("at "))
-        .filter_map(|n| n.trim().parse().ok())
-        .last();
+        .find_map(|n| n.trim().parse().ok());
     (last, panics)
 }
 
