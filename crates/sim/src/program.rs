@@ -2,6 +2,7 @@
 //! `alloc gfp=GFP_NOFS pages=1`, `repeat 3 {` ... `}`.
 
 use crate::scenario::{Errs, Scenario, ScenarioError, parse_gfp, string_body_offset};
+use crate::world::REP_SLOTS;
 use reclaimscope_model::Gfp;
 use reclaimscope_model::task::Scope;
 use std::ops::Range;
@@ -53,6 +54,17 @@ pub enum Stmt {
         n: u8,
         body: Vec<Stmt>,
     },
+}
+
+/// How deep `repeat` blocks nest in `prog` (0: none).
+pub fn repeat_depth(prog: &[Stmt]) -> usize {
+    prog.iter()
+        .map(|s| match s {
+            Stmt::Repeat { body, .. } => 1 + repeat_depth(body),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 type Lookup<'a> = dyn Fn(&str, Range<usize>, &[&'static str]) -> Result<(&'static str, usize), ScenarioError>
@@ -120,6 +132,7 @@ pub(crate) fn parse(
         &mut held,
         &mut scopes,
         None,
+        0,
     )?;
     if let Some(&l) = held.last() {
         return Err(e.at(
@@ -149,6 +162,7 @@ fn block(
     held: &mut Vec<usize>,
     scopes: &mut usize,
     open: Option<&Line>,
+    depth: usize,
 ) -> Result<Vec<Stmt>, ScenarioError> {
     let mut out = Vec::new();
     while *pos < lines.len() {
@@ -322,9 +336,25 @@ fn block(
                     }
                     None => return Err(e.at(line.at(r), "expected `{` after the repeat count")),
                 }
+                if depth + 1 > REP_SLOTS {
+                    return Err(e.at(
+                        line.at(wr.clone()),
+                        format!("`repeat` nests at most {REP_SLOTS} deep"),
+                    ));
+                }
                 let before = held.clone();
                 let scopes_before = *scopes;
-                let body = block(lines, pos, e, lookup, sc, held, scopes, Some(line))?;
+                let body = block(
+                    lines,
+                    pos,
+                    e,
+                    lookup,
+                    sc,
+                    held,
+                    scopes,
+                    Some(line),
+                    depth + 1,
+                )?;
                 if *held != before || *scopes != scopes_before {
                     return Err(e.at(line.at(wr.clone()), "a repeat body must release every lock it takes and close every scope it opens"));
                 }
@@ -356,16 +386,18 @@ fn block(
 }
 
 /// `key=value` arguments; a `gfp=` value runs until the next `key=` token
-/// so `gfp=GFP_NOIO | __GFP_NORETRY pages=1` reads naturally.
+/// so `gfp=GFP_NOIO | __GFP_NORETRY pages=1` reads naturally. Values are
+/// kept as ranges while scanning and copied once at the end, so a long
+/// `gfp=` expression costs time linear in its length.
 fn key_values(
     line: &Line,
     toks: &[(&str, Range<usize>)],
     e: &Errs,
     keys: &[&str],
 ) -> Result<Vec<(String, String, Range<usize>)>, ScenarioError> {
-    let mut out: Vec<(String, String, Range<usize>)> = Vec::new();
+    let mut out: Vec<(&str, Range<usize>)> = Vec::new();
     for (tok, r) in toks {
-        if let Some((k, v)) = tok.split_once('=') {
+        if let Some((k, _)) = tok.split_once('=') {
             if !keys.contains(&k) {
                 return Err(e.at(
                     line.at(r.clone()),
@@ -376,10 +408,9 @@ fn key_values(
                 return Err(e.at(line.at(r.clone()), format!("`{k}` given twice")));
             }
             let vstart = r.start + k.len() + 1;
-            out.push((k.to_string(), v.to_string(), vstart..r.end));
+            out.push((k, vstart..r.end));
         } else if let Some(last) = out.last_mut().filter(|o| o.0 == "gfp") {
-            last.1 = line.text[last.2.start..r.end].to_string();
-            last.2.end = r.end;
+            last.1.end = r.end;
         } else {
             return Err(e.at(
                 line.at(r.clone()),
@@ -387,7 +418,10 @@ fn key_values(
             ));
         }
     }
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|(k, r)| (k.to_string(), line.text[r.clone()].to_string(), r))
+        .collect())
 }
 
 fn num_kv(
