@@ -182,6 +182,7 @@ impl Policy {
     pub fn reclaim_context(self, site: &AllocSite) -> ReclaimCtx {
         let task = site.task.union(site.bio_flags);
         let mut gfp = current_gfp_context(task, site.gfp);
+        let noio = !gfp.contains(Gfp::IO);
         if self.has(PolicyKind::MappingNofs) && site.page_cache_of_lower_fs {
             gfp = gfp.difference(Gfp::FS);
         }
@@ -198,6 +199,7 @@ impl Policy {
             gfp,
             shrinker_gfp,
             fs: site.fs,
+            noio,
         }
     }
 
@@ -224,7 +226,12 @@ impl Policy {
     }
 }
 
-/// Seed 003: Dave Chinner's per-superblock reclaim context.
+/// Dave Chinner's per-superblock reclaim context ("Re: [PATCH 0/6]
+/// Overhaul memalloc_no*", dm-devel, 2020-06-29): a NOFS context is
+/// refined by superblock and depth. A NOIO context is not a filesystem's
+/// statement about itself but the block layer's (`memalloc_noio_save()` in
+/// a driver's I/O path, `GFP_NOIO`): it keeps baseline reclaim, so
+/// `super_cache_scan()` still returns SHRINK_STOP without `__GFP_FS`.
 fn sb_context_touch(
     ctx: &ReclaimCtx,
     me: FsCtx,
@@ -232,6 +239,9 @@ fn sb_context_touch(
     src: &Source,
     deps: &dyn Deps,
 ) -> Reclaim {
+    if ctx.noio {
+        return reclaim::touch(ctx.shrinker_gfp, src.kind);
+    }
     if me.depth != it.depth {
         return reclaim::touch(ctx.shrinker_gfp.difference(Gfp::FS), src.kind);
     }
@@ -299,6 +309,10 @@ pub struct ReclaimCtx {
     /// The mask shrinkers see in `sc->gfp_mask`.
     pub shrinker_gfp: Gfp,
     pub fs: Option<FsCtx>,
+    /// The allocation itself forbids I/O (`memalloc_noio_save()` or a
+    /// `GFP_NOIO` mask), before any policy narrows it further. sb-context
+    /// refines NOFS contexts only: block-layer code that set NOIO must keep it.
+    pub noio: bool,
 }
 
 #[cfg(test)]
@@ -410,6 +424,30 @@ mod tests {
         k.fs = Some(FsCtx { sb: 1, depth: 0 });
         let kctx = p.reclaim_context(&k);
         assert!(!p.touch(&kctx, &upper, &NoDeps).allowed());
+    }
+
+    /// A NOIO scope survives sb-context: `super_cache_scan()` returns
+    /// SHRINK_STOP without `__GFP_FS`, and nothing may add it back to an
+    /// allocation made inside `memalloc_noio_save()` (or with GFP_NOIO).
+    #[test]
+    fn sb_context_keeps_noio() {
+        let p = Policy::of(PolicyKind::SbContext);
+        let same = src(SourceKind::SuperBlock, Some(FsCtx { sb: 1, depth: 0 }));
+        let other = src(SourceKind::SuperBlock, Some(FsCtx { sb: 2, depth: 0 }));
+        let mut s = site(Gfp::KERNEL);
+        s.task = TaskFlags::PF_MEMALLOC_NOIO;
+        s.fs = Some(FsCtx { sb: 1, depth: 0 });
+        let ctx = p.reclaim_context(&s);
+        assert!(ctx.noio);
+        assert!(!p.touch(&ctx, &same, &NoDeps).allowed());
+        assert!(!p.touch(&ctx, &other, &NoDeps).allowed());
+        let mut g = site(Gfp::NOIO);
+        g.fs = Some(FsCtx { sb: 1, depth: 0 });
+        assert!(!p.touch(&p.reclaim_context(&g), &same, &NoDeps).allowed());
+        // The NOFS context it was designed for is still refined.
+        let mut n = site(Gfp::NOFS);
+        n.fs = Some(FsCtx { sb: 1, depth: 0 });
+        assert!(p.touch(&p.reclaim_context(&n), &same, &NoDeps).allowed());
     }
 
     #[test]
