@@ -7,37 +7,261 @@ use crate::reclaim::BufioGate;
 use serde::Serialize;
 use std::fmt;
 
+/// A kernel release: mainline `X.Y` (patch 0) or a stable point release
+/// `X.Y.Z`. Ordered by (major, minor, patch).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
 pub struct KernelVersion {
     pub major: u16,
     pub minor: u16,
+    pub patch: u16,
 }
 
 impl KernelVersion {
     pub const fn new(major: u16, minor: u16) -> KernelVersion {
-        KernelVersion { major, minor }
+        KernelVersion {
+            major,
+            minor,
+            patch: 0,
+        }
     }
 
-    /// `5.3`, `6.1.192`, `v5.17`, `6.1-rc3`: the patch level is ignored.
+    pub const fn point(major: u16, minor: u16, patch: u16) -> KernelVersion {
+        KernelVersion {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// `5.3`, `6.1.192`, `v5.17`, `6.1-rc3`, or a `uname -r` string such as
+    /// `6.1.0-18-amd64`: the numeric prefix (see [`Release::parse`] for what
+    /// a vendor suffix means).
     pub fn parse(s: &str) -> Result<KernelVersion, String> {
         let t = s.trim().trim_start_matches('v');
-        let t = t.split(['-', '+']).next().unwrap_or("");
+        let t = t.split(['-', '+', '_', '~']).next().unwrap_or("");
         let mut it = t.split('.');
         let num = |p: Option<&str>| p.and_then(|x| x.parse::<u16>().ok());
-        match (num(it.next()), num(it.next())) {
-            (Some(major), Some(minor)) if (2..=9).contains(&major) => {
-                Ok(KernelVersion { major, minor })
+        let (major, minor) = (num(it.next()), num(it.next()));
+        let patch = match it.next() {
+            None => Some(0),
+            p => num(p),
+        };
+        match (major, minor, patch, it.next()) {
+            (Some(major), Some(minor), Some(patch), None) if (2..=9).contains(&major) => {
+                Ok(KernelVersion {
+                    major,
+                    minor,
+                    patch,
+                })
             }
-            _ => Err(format!("`{s}` is not a kernel version like 5.3 or 6.1.192")),
+            _ => Err(format!(
+                "`{s}` is not a kernel version like 5.3, 6.1.76 or 6.1.0-18-amd64"
+            )),
         }
+    }
+
+    /// The same `X.Y` series.
+    pub const fn same_series(self, o: KernelVersion) -> bool {
+        self.major == o.major && self.minor == o.minor
     }
 }
 
 impl fmt::Display for KernelVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.major, self.minor)
+        if self.patch == 0 {
+            write!(f, "{}.{}", self.major, self.minor)
+        } else {
+            write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+        }
     }
 }
+
+/// What `--kernel` was given: an upstream release, or a distribution's
+/// `uname -r` whose content its version does not tell.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Release {
+    /// As given, e.g. `5.14.0-362.el9.x86_64`.
+    pub text: String,
+    pub version: KernelVersion,
+    /// The distribution suffix (`18-amd64`, `362.el9.x86_64`), if any.
+    pub vendor: Option<String>,
+}
+
+impl Release {
+    /// `6.1.76` is upstream; `6.1.0-18-amd64` (Debian) and
+    /// `5.14.0-362.el9.x86_64` (RHEL) carry a vendor suffix. `-rcN` is
+    /// upstream (a mainline release candidate has its merge window's commits).
+    pub fn parse(s: &str) -> Result<Release, String> {
+        let version = KernelVersion::parse(s)?;
+        let t = s.trim().trim_start_matches('v');
+        let suffix = t
+            .find(['-', '+', '_', '~'])
+            .map(|i| &t[i + 1..])
+            .filter(|x| !x.is_empty());
+        let rc = suffix.is_some_and(|x| {
+            x.strip_prefix("rc")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        });
+        Ok(Release {
+            text: s.trim().to_string(),
+            version,
+            vendor: suffix.filter(|_| !rc).map(str::to_string),
+        })
+    }
+
+    /// Said plainly when the version cannot tell what the kernel contains.
+    pub fn note(&self) -> Option<String> {
+        self.vendor.as_ref().map(|v| {
+            format!(
+                "`{}` is a distribution kernel (suffix `{v}`): its version names the upstream base {}, not the fixes the vendor backported, so what it contains cannot be known from the version; modelled as upstream {}. Give the upstream stable release it is based on (e.g. from the package changelog) to include point-release fixes",
+                self.text, self.version, self.version
+            )
+        })
+    }
+}
+
+/// A behaviour that changed in one release, and the stable point releases
+/// of older series that received it (from `Cc: stable` tags and the stable
+/// announcements).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Fact {
+    pub id: FactId,
+    /// What changed, in kernel terms.
+    pub what: &'static str,
+    /// Upstream commit (12 hex digits) and file.
+    pub commit: &'static str,
+    pub file: &'static str,
+    /// The mainline release that first has it.
+    pub since: KernelVersion,
+    /// Older series' point releases that carry a backport.
+    pub stable: &'static [KernelVersion],
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FactId {
+    BufioGateFs,
+    BufioNowaitUnderLock,
+    BufioTrylock,
+    LoopNoio,
+    IoFlusherPrctl,
+    BufioWorkqueue,
+    VmallocScoped,
+    KvmallocAnyGfp,
+}
+
+/// Every history fact `--kernel` applies, oldest first.
+pub const FACTS: &[Fact] = &[
+    Fact {
+        id: FactId::BufioGateFs,
+        what: "dm-bufio's shrinker takes its lock and writes dirty buffers only with __GFP_FS (was __GFP_IO)",
+        commit: "9d28eb12447e",
+        file: "drivers/md/dm-bufio.c",
+        since: KernelVersion::new(3, 17),
+        stable: &[],
+    },
+    Fact {
+        id: FactId::BufioNowaitUnderLock,
+        what: "dm-bufio allocates with GFP_NOWAIT under dm_bufio_lock, then drops it for GFP_NOIO",
+        commit: "9ea61cac0b1a",
+        file: "drivers/md/dm-bufio.c",
+        since: KernelVersion::new(4, 10),
+        stable: &[],
+    },
+    Fact {
+        id: FactId::BufioTrylock,
+        what: "dm-bufio's shrinker always trylocks (\"dm bufio: fix deadlock with loop device\")",
+        commit: "bd293d071ffe",
+        file: "drivers/md/dm-bufio.c",
+        since: KernelVersion::new(5, 3),
+        // Cc: stable; 4.19.61 and 5.2.3 (stable releases of 2019-07-26).
+        stable: &[
+            KernelVersion::point(5, 2, 3),
+            KernelVersion::point(4, 19, 61),
+        ],
+    },
+    Fact {
+        id: FactId::LoopNoio,
+        what: "the loop worker runs under PF_MEMALLOC_NOIO (\"loop: set PF_MEMALLOC_NOIO for the worker thread\")",
+        commit: "d0a255e795ab",
+        file: "drivers/block/loop.c",
+        since: KernelVersion::new(5, 3),
+        // Cc: stable; 5.2.9 (2019-08-16).
+        stable: &[KernelVersion::point(5, 2, 9)],
+    },
+    Fact {
+        id: FactId::IoFlusherPrctl,
+        what: "prctl(PR_SET_IO_FLUSHER) exists (before it, the call fails with -EINVAL)",
+        commit: "8d19f1c8e193",
+        file: "kernel/sys.c",
+        since: KernelVersion::new(5, 6),
+        stable: &[],
+    },
+    Fact {
+        id: FactId::BufioWorkqueue,
+        what: "dm-bufio's shrinker only queues work for dm_bufio_wq; no I/O in reclaim",
+        commit: "70704c33db84",
+        file: "drivers/md/dm-bufio.c",
+        since: KernelVersion::new(5, 8),
+        stable: &[],
+    },
+    Fact {
+        id: FactId::VmallocScoped,
+        what: "__vmalloc allocates page tables inside memalloc_nofs/noio_save for GFP_NOFS/GFP_NOIO",
+        commit: "451769ebb7e7",
+        file: "mm/vmalloc.c",
+        since: KernelVersion::new(5, 17),
+        stable: &[],
+    },
+    Fact {
+        id: FactId::KvmallocAnyGfp,
+        what: "kvmalloc falls back to vmalloc for GFP_NOFS/GFP_NOIO",
+        commit: "a421ef303008",
+        file: "mm/util.c",
+        since: KernelVersion::new(5, 17),
+        stable: &[],
+    },
+];
+
+impl Fact {
+    pub fn get(id: FactId) -> &'static Fact {
+        FACTS
+            .iter()
+            .find(|f| f.id == id)
+            .expect("every FactId has a Fact")
+    }
+
+    /// Release `v` contains this change: mainline from `since`, or a point
+    /// release at or after a backport in its own series.
+    pub fn in_release(&self, v: KernelVersion) -> bool {
+        v >= self.since || self.stable.iter().any(|s| s.same_series(v) && v >= *s)
+    }
+}
+
+/// Whether release `v` contains fact `id`.
+pub fn has(id: FactId, v: KernelVersion) -> bool {
+    Fact::get(id).in_release(v)
+}
+
+/// The facts that differ between two releases (in `FACTS` order).
+pub fn facts_between(a: KernelVersion, b: KernelVersion) -> Vec<&'static Fact> {
+    FACTS
+        .iter()
+        .filter(|f| f.in_release(a) != f.in_release(b))
+        .collect()
+}
+
+/// The long-term releases `--kernel lts` checks (kernel.org's longterm
+/// series, as first released).
+pub const LTS: &[KernelVersion] = &[
+    KernelVersion::new(4, 19),
+    KernelVersion::new(5, 4),
+    KernelVersion::new(5, 10),
+    KernelVersion::new(5, 15),
+    KernelVersion::new(6, 1),
+    KernelVersion::new(6, 6),
+    KernelVersion::new(6, 12),
+];
 
 /// How `__vmalloc` allocates page tables.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
@@ -77,12 +301,12 @@ pub struct KernelParams {
 
 impl KernelParams {
     pub fn for_version(v: KernelVersion) -> KernelParams {
-        let at = |major, minor| v >= KernelVersion::new(major, minor);
-        let bufio_gate = if at(5, 8) {
+        let at = |id| has(id, v);
+        let bufio_gate = if at(FactId::BufioWorkqueue) {
             BufioGate::Workqueue
-        } else if at(5, 3) {
+        } else if at(FactId::BufioTrylock) {
             BufioGate::Trylock
-        } else if at(3, 17) {
+        } else if at(FactId::BufioGateFs) {
             BufioGate::Fs
         } else {
             BufioGate::Io
@@ -90,26 +314,26 @@ impl KernelParams {
         KernelParams {
             version: v,
             bufio_gate,
-            loop_noio: at(5, 3),
-            vmalloc: if vmalloc_honours_gfp(v) {
+            loop_noio: at(FactId::LoopNoio),
+            vmalloc: if at(FactId::VmallocScoped) {
                 VmallocMode::Modern
             } else {
                 VmallocMode::Legacy
             },
-            kvmalloc_any_gfp: vmalloc_honours_gfp(v),
-            bufio_alloc: if at(4, 10) {
+            kvmalloc_any_gfp: at(FactId::KvmallocAnyGfp),
+            bufio_alloc: if at(FactId::BufioNowaitUnderLock) {
                 BufioAlloc::NowaitThenNoio
             } else {
                 BufioAlloc::NoioUnderLock
             },
-            io_flusher_prctl: at(5, 6),
+            io_flusher_prctl: at(FactId::IoFlusherPrctl),
         }
     }
 }
 
 /// `__vmalloc(GFP_NOFS/GFP_NOIO)` honours the mask for page tables from v5.17.
 pub fn vmalloc_honours_gfp(v: KernelVersion) -> bool {
-    v >= KernelVersion::new(5, 17)
+    has(FactId::VmallocScoped, v)
 }
 
 #[cfg(test)]
@@ -120,6 +344,10 @@ mod tests {
     fn parses_versions() {
         assert_eq!(
             KernelVersion::parse("6.1.192"),
+            Ok(KernelVersion::point(6, 1, 192))
+        );
+        assert_eq!(
+            KernelVersion::parse("6.1.0-18-amd64"),
             Ok(KernelVersion::new(6, 1))
         );
         assert_eq!(
@@ -144,5 +372,53 @@ mod tests {
         assert_eq!(p("4.9").bufio_alloc, BufioAlloc::NoioUnderLock);
         assert_eq!(p("4.10").bufio_alloc, BufioAlloc::NowaitThenNoio);
         assert!(!p("5.5").io_flusher_prctl && p("5.6").io_flusher_prctl);
+    }
+
+    /// d0a255e795ab (v5.3, `loop_kthread_worker_fn` sets PF_MEMALLOC_NOIO)
+    /// was Cc: stable and is in 5.2.9: 5.2.8 lacks it, 5.2.21 has it, and
+    /// no 5.1 release has it.
+    #[test]
+    fn stable_point_releases() {
+        let p = |s| KernelParams::for_version(KernelVersion::parse(s).unwrap());
+        assert!(!p("5.2.8").loop_noio && p("5.2.9").loop_noio && p("5.2.21").loop_noio);
+        assert!(!p("5.1.21").loop_noio && !p("5.2").loop_noio);
+        assert_eq!(p("4.19.60").bufio_gate, BufioGate::Fs);
+        assert_eq!(p("4.19.61").bufio_gate, BufioGate::Trylock);
+        assert_eq!(p("4.20.17").bufio_gate, BufioGate::Fs);
+    }
+
+    #[test]
+    fn vendor_kernels_are_named() {
+        let r = Release::parse("5.14.0-362.el9.x86_64").unwrap();
+        assert_eq!(r.version, KernelVersion::new(5, 14));
+        assert_eq!(r.vendor.as_deref(), Some("362.el9.x86_64"));
+        assert!(r.note().unwrap().contains("cannot be known"));
+        let d = Release::parse("6.1.0-18-amd64").unwrap();
+        assert_eq!(d.vendor.as_deref(), Some("18-amd64"));
+        assert_eq!(Release::parse("6.1.76").unwrap().vendor, None);
+        assert_eq!(Release::parse("v5.17-rc1").unwrap().vendor, None);
+        assert!(Release::parse("6.1.x").is_err());
+    }
+
+    #[test]
+    fn facts_between_releases() {
+        let f = |a, b| {
+            facts_between(
+                KernelVersion::parse(a).unwrap(),
+                KernelVersion::parse(b).unwrap(),
+            )
+            .iter()
+            .map(|f| f.id)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            f("5.2", "5.3"),
+            vec![FactId::BufioTrylock, FactId::LoopNoio]
+        );
+        assert_eq!(
+            f("5.10", "6.1"),
+            vec![FactId::VmallocScoped, FactId::KvmallocAnyGfp]
+        );
+        assert!(f("6.1", "6.12").is_empty());
     }
 }

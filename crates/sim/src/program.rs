@@ -56,6 +56,15 @@ pub enum Stmt {
     },
 }
 
+/// The program calls `prctl(PR_SET_IO_FLUSHER)` somewhere.
+pub fn calls_prctl_io_flusher(prog: &[Stmt]) -> bool {
+    prog.iter().any(|s| match s {
+        Stmt::PrctlIoFlusher => true,
+        Stmt::Repeat { body, .. } => calls_prctl_io_flusher(body),
+        _ => false,
+    })
+}
+
 /// How deep `repeat` blocks nest in `prog` (0: none).
 pub fn repeat_depth(prog: &[Stmt]) -> usize {
     prog.iter()

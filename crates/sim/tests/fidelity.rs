@@ -60,3 +60,96 @@ program = ["scope {scope}", "alloc gfp=GFP_KERNEL pages=1", "end"]
 "#
     )
 }
+
+fn shipped_with(name: &str, kernel: &str, sets: &[&str]) -> Scenario {
+    let mut sc = scenario(name);
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    sc.apply_overrides(Some(kernel), &sets)
+        .unwrap_or_else(|e| panic!("{e}"));
+    sc
+}
+
+/// S2 with a tcmu-runner that calls `prctl(PR_SET_IO_FLUSHER, 1)` at
+/// startup. From v5.6 (8d19f1c8e193, kernel/sys.c) the prctl sets
+/// PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE: its pwrite's page-cache allocation
+/// cannot enter the XFS superblock shrinker (`super_cache_scan` needs
+/// `__GFP_FS`), so the stack is safe. On 5.4 the prctl returns -EINVAL:
+/// the daemon allocates with GFP_KERNEL and S2's deadlock is back, and the
+/// scenario says why in a note.
+#[test]
+fn io_flusher_needs_v5_6() {
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/s2-tcmu-zoned.toml"),
+    )
+    .unwrap()
+    .replace("queue_depth = 1", "queue_depth = 1\nio_flusher = true");
+    let base = load(&src);
+    for (k, want) in [
+        ("5.4", "deadlock"),
+        ("5.5.19", "deadlock"),
+        ("5.6", "safe"),
+        ("6.1", "safe"),
+    ] {
+        let mut sc = base.clone();
+        sc.apply_overrides(Some(k), &[]).unwrap();
+        assert_eq!(verdict(&sc, "baseline"), want, "--kernel {k}");
+        let noted = sc
+            .notes
+            .iter()
+            .any(|n| n.contains("PR_SET_IO_FLUSHER arrived in v5.6"));
+        assert_eq!(noted, want == "deadlock", "--kernel {k}: {:?}", sc.notes);
+    }
+    // A task that calls the prctl itself: a no-op before v5.6.
+    let task = load(
+        r#"name = "prctl"
+[memory]
+free = 4
+min = 4
+[[disk]]
+name = "sda"
+[[fs]]
+name = "a"
+dev = "sda"
+inodes = 2
+dirty_inodes = 2
+[[task]]
+name = "t"
+program = ["prctl io-flusher", "alloc gfp=GFP_KERNEL pages=1"]
+"#,
+    );
+    // With PF_MEMALLOC_NOIO the GFP_KERNEL allocation cannot reach the
+    // superblock shrinker and retries forever (no OOM killer for !__GFP_FS);
+    // without it, `super_cache_scan` writes back the dirty inodes and frees them.
+    assert_eq!(verdict(&task, "baseline"), "stuck");
+    let mut old = task.clone();
+    old.apply_overrides(Some("5.4"), &[]).unwrap();
+    assert_eq!(verdict(&old, "baseline"), "safe");
+    assert!(old.notes.iter().any(|n| n.contains("task `t` calls prctl")));
+}
+
+/// S3's loop worker: `loop_kthread_worker_fn` sets PF_MEMALLOC_NOIO from
+/// d0a255e795ab (v5.3), which was Cc: stable and is in 5.2.9. 5.2.8 has the
+/// worker allocate with GFP_KERNEL through `vfs_iter_write` and deadlock
+/// on the XFS superblock shrinker; 5.2.21 is safe, as is 5.3; no 5.1
+/// point release got the backport.
+#[test]
+fn stable_point_releases_carry_backports() {
+    let v = |k| {
+        verdict(
+            &shipped_with("s3-loop-xfs-on-ext4.toml", k, &[]),
+            "baseline",
+        )
+    };
+    assert_eq!(v("5.2.8"), "deadlock");
+    assert_eq!(v("5.2.21"), "safe");
+    assert_eq!(v("5.3"), "safe");
+    assert_eq!(v("5.1.21"), "deadlock");
+    // A distribution kernel: named as such, modelled as its upstream base.
+    let sc = shipped_with("s3-loop-xfs-on-ext4.toml", "5.2.0-1-amd64", &[]);
+    assert!(
+        sc.notes
+            .iter()
+            .any(|n| n.contains("cannot be known from the version"))
+    );
+    assert_eq!(verdict(&sc, "baseline"), "deadlock");
+}

@@ -8,7 +8,9 @@ use crate::program::{self, Stmt};
 mod set;
 mod validate;
 
-use reclaimscope_model::history::{BufioAlloc, KernelParams, KernelVersion, VmallocMode};
+use reclaimscope_model::history::{
+    self, BufioAlloc, FactId, KernelParams, KernelVersion, Release, VmallocMode,
+};
 use reclaimscope_model::reclaim::BufioGate;
 use reclaimscope_model::task::Scope;
 use reclaimscope_model::{Gfp, Policy};
@@ -333,6 +335,13 @@ pub struct Scenario {
     pub locks: Vec<String>,
     pub tasks: Vec<TaskSpec>,
     pub vmalloc: VmallocMode,
+    /// `prctl(PR_SET_IO_FLUSHER)` exists (v5.6+); without it a task's
+    /// `prctl io-flusher` fails with -EINVAL and changes nothing.
+    pub io_flusher_prctl: bool,
+    /// The release `--kernel` set, if any.
+    pub kernel: Option<KernelVersion>,
+    /// What `--kernel` changed in the scenario's meaning, for the user.
+    pub notes: Vec<String>,
 }
 
 fn parse_gate(s: &str) -> Option<BufioGate> {
@@ -817,6 +826,9 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         locks,
         tasks: Vec::new(),
         vmalloc,
+        io_flusher_prctl: true,
+        kernel: None,
+        notes: Vec::new(),
     };
     check_stack(&sc, &dev_names, e)?;
     let mut tasks = Vec::new();

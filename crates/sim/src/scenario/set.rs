@@ -5,16 +5,48 @@
 use super::*;
 
 impl Scenario {
-    /// `--kernel X.Y`: every history-dependent parameter as release X.Y had it.
-    pub fn apply_kernel(&mut self, v: KernelVersion) {
+    /// `--kernel X.Y[.Z]`: every history-dependent parameter as that release
+    /// had it. What changes the scenario's meaning rather than a parameter
+    /// (a prctl the release does not have, a vendor kernel) is said in
+    /// [`Scenario::notes`], never silently.
+    pub fn apply_kernel(&mut self, r: &Release) {
+        let v = r.version;
         let p = KernelParams::for_version(v);
+        self.kernel = Some(v);
+        if let Some(n) = r.note() {
+            self.notes.push(n);
+        }
         for b in &mut self.bufios {
             b.gate = p.bufio_gate;
             b.alloc = p.bufio_alloc;
         }
+        let prctl = history::Fact::get(FactId::IoFlusherPrctl);
         for d in &mut self.devices {
-            if let DevKind::Loop { noio, .. } = &mut d.kind {
-                *noio = p.loop_noio;
+            match &mut d.kind {
+                DevKind::Loop { noio, .. } => *noio = p.loop_noio,
+                DevKind::Daemon {
+                    io_flusher,
+                    process,
+                    ..
+                } if *io_flusher && !p.io_flusher_prctl => {
+                    *io_flusher = false;
+                    self.notes.push(format!(
+                        "{v}: `{process}` (daemon `{}`) declares io_flusher, but PR_SET_IO_FLUSHER arrived in v{} ({}, {}); on {v} prctl() fails with -EINVAL, so it runs without PF_MEMALLOC_NOIO",
+                        d.name, prctl.since, prctl.commit, prctl.file
+                    ));
+                }
+                _ => {}
+            }
+        }
+        self.io_flusher_prctl = p.io_flusher_prctl;
+        if !p.io_flusher_prctl {
+            for t in &self.tasks {
+                if program::calls_prctl_io_flusher(&t.program) {
+                    self.notes.push(format!(
+                        "{v}: task `{}` calls prctl(PR_SET_IO_FLUSHER), which arrived in v{} ({}); on {v} it fails with -EINVAL and the task keeps its flags",
+                        t.name, prctl.since, prctl.commit
+                    ));
+                }
             }
         }
         self.vmalloc = p.vmalloc;
@@ -28,14 +60,14 @@ impl Scenario {
         sets: &[String],
     ) -> Result<(), ScenarioError> {
         if let Some(k) = kernel {
-            let v = KernelVersion::parse(k).map_err(|m| ScenarioError {
+            let v = Release::parse(k).map_err(|m| ScenarioError {
                 origin: "--kernel".into(),
                 line: 1,
                 col: 1,
                 span: Some(0..k.len().max(1)),
                 message: m,
             })?;
-            self.apply_kernel(v);
+            self.apply_kernel(&v);
         }
         for kv in sets {
             let Some((k, v)) = kv.split_once('=') else {

@@ -183,7 +183,9 @@ impl Compiler<'_> {
                         self.bufio_read(*bufio as u8, task_fs);
                     }
                 }
-                Stmt::PrctlIoFlusher => self.ops.push(Op::Prctl),
+                // Before v5.6 the prctl fails with -EINVAL: nothing changes.
+                Stmt::PrctlIoFlusher if self.sc.io_flusher_prctl => self.ops.push(Op::Prctl),
+                Stmt::PrctlIoFlusher => {}
                 Stmt::Repeat { n, body } => {
                     if rep as usize >= REP_SLOTS {
                         self.err = Some(format!("repeat nests at most {REP_SLOTS} deep"));
