@@ -4,6 +4,7 @@
 
 mod cmd;
 mod diag;
+mod kernels;
 mod load;
 
 use clap::{Parser, Subcommand};

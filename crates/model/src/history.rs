@@ -301,7 +301,13 @@ pub struct KernelParams {
 
 impl KernelParams {
     pub fn for_version(v: KernelVersion) -> KernelParams {
-        let at = |id| has(id, v);
+        KernelParams::with(v, |id| has(id, v))
+    }
+
+    /// The parameters of a kernel that has exactly the facts `at` says: a
+    /// release, or a release with one fact flipped (to name the fact that
+    /// changes a verdict between two releases).
+    pub fn with(v: KernelVersion, at: impl Fn(FactId) -> bool) -> KernelParams {
         let bufio_gate = if at(FactId::BufioWorkqueue) {
             BufioGate::Workqueue
         } else if at(FactId::BufioTrylock) {

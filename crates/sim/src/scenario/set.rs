@@ -10,12 +10,17 @@ impl Scenario {
     /// (a prctl the release does not have, a vendor kernel) is said in
     /// [`Scenario::notes`], never silently.
     pub fn apply_kernel(&mut self, r: &Release) {
-        let v = r.version;
-        let p = KernelParams::for_version(v);
-        self.kernel = Some(v);
         if let Some(n) = r.note() {
             self.notes.push(n);
         }
+        self.apply_kernel_params(&KernelParams::for_version(r.version));
+    }
+
+    /// Every history-dependent parameter as `p` has it (`--kernel`, or a
+    /// release with one fact flipped).
+    pub fn apply_kernel_params(&mut self, p: &KernelParams) {
+        let v = p.version;
+        self.kernel = Some(v);
         for b in &mut self.bufios {
             b.gate = p.bufio_gate;
             b.alloc = p.bufio_alloc;
