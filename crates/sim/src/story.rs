@@ -360,7 +360,7 @@ impl Sim {
             ST_REC_IO | ST_OP_IO if task.bio_st == BIO_QUEUED => {
                 let first = match (task.st, self.ops.get(task.pc as usize)) {
                     (ST_REC_IO, _) => self.srcs[task.rsrc as usize].submit_dev,
-                    (_, Some(Op::Writeback { fs })) => Some(self.fs_dev[*fs as usize]),
+                    (_, Some(Op::Writeback { fs, .. })) => Some(self.fs_dev[*fs as usize]),
                     (_, Some(Op::Submit { dev, .. })) => Some(*dev),
                     _ => None,
                 }
@@ -601,7 +601,7 @@ impl Sim {
                     self.outcome(w, n, t)
                 )
             }
-            Op::Writeback { fs } => format!(
+            Op::Writeback { fs, .. } => format!(
                 "{name}: fsync on {}{}",
                 self.sc.fss[fs as usize].name,
                 self.outcome(w, n, t)

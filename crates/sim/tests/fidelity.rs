@@ -153,3 +153,76 @@ fn stable_point_releases_carry_backports() {
     );
     assert_eq!(verdict(&sc, "baseline"), "deadlock");
 }
+
+/// Run task 0 alone (its Run choice while it has one), describing each step;
+/// stop when it waits for a bio. Returns the story and the world.
+fn run_task0(sim: &reclaimscope_sim::Sim) -> (Vec<String>, reclaimscope_sim::World) {
+    use reclaimscope_sim::ChoiceKind;
+    let mut w = sim.initial();
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    for _ in 0..50 {
+        sim.choices(&w, &mut buf);
+        let Some(c) = buf
+            .iter()
+            .find(|c| c.kind == ChoiceKind::Run && c.task == 0)
+            .copied()
+        else {
+            break;
+        };
+        out.push(sim.describe(&w, c));
+        w = sim.step(&w, c);
+    }
+    (out, w)
+}
+
+const WRITEBACK: &str = r#"name = "wb"
+[memory]
+free = 16
+min = 4
+batch = 8
+[[disk]]
+name = "sda"
+[[fs]]
+name = "a"
+dev = "sda"
+dirty = 3                        # other files' dirty pages
+[[task]]
+name = "t"
+program = ["write a:/f pages=2", "fsync a:/f"]
+"#;
+
+/// `fsync(2)` (`file_write_and_wait_range`) writes back the file's own
+/// dirty pages, not the filesystem's (that is `syncfs`): the task dirtied 2
+/// pages and its bio carries 2, while the fs holds 5 dirty pages. While the
+/// bio is in flight those pages are under writeback (`folio_start_writeback`
+/// cleared PG_dirty): the flusher (`wb_workfn`) may only take the 3 pages
+/// of other files, never the 2 again.
+#[test]
+fn fsync_writes_its_own_pages_once() {
+    use reclaimscope_sim::ChoiceKind;
+    let sc = load(WRITEBACK);
+    let sim = sim(&sc, "baseline");
+    let (story, w) = run_task0(&sim);
+    let last = story.last().unwrap();
+    assert!(
+        last.contains("fsync on a") && last.contains("bio of 2 pages"),
+        "{story:#?}"
+    );
+    let mut buf = Vec::new();
+    sim.choices(&w, &mut buf);
+    let flush = buf
+        .iter()
+        .find(|c| c.kind == ChoiceKind::Flush)
+        .copied()
+        .expect("the other files' dirty pages can be flushed");
+    let line = sim.describe(&w, flush);
+    assert!(line.contains("writes back 3 dirty pages"), "{line}");
+    let w2 = sim.step(&w, flush);
+    sim.choices(&w2, &mut buf);
+    assert!(
+        !buf.iter().any(|c| c.kind == ChoiceKind::Flush),
+        "every dirty page is under writeback"
+    );
+    assert_eq!(verdict(&sc, "baseline"), "safe");
+}

@@ -40,7 +40,7 @@ impl Sim {
                 }
                 Kind::Flusher => {
                     for f in 0..w.nf as usize {
-                        if w.fs[f].dirty > 0 {
+                        if self.dirty_idle(w, f) > 0 {
                             out.push(Choice::new(ChoiceKind::Flush, t, f));
                         }
                     }

@@ -17,12 +17,37 @@ fn scope_flags(s: Scope) -> u8 {
     task_to_flags(s.flag())
 }
 
+/// Pages each fs gets dirtied by the `write`s of `prog` (one pass).
+fn written(prog: &[Stmt]) -> Vec<u16> {
+    let mut out: Vec<u16> = Vec::new();
+    for s in prog {
+        let add = match s {
+            Stmt::Write { fs, pages } => vec![(*fs, *pages as u16)],
+            Stmt::Repeat { n, body } => written(body)
+                .into_iter()
+                .enumerate()
+                .map(|(f, p)| (f, p.saturating_mul(*n as u16)))
+                .collect(),
+            _ => vec![],
+        };
+        for (f, p) in add {
+            if out.len() <= f {
+                out.resize(f + 1, 0);
+            }
+            out[f] = out[f].saturating_add(p);
+        }
+    }
+    out
+}
+
 pub(super) struct Compiler<'a> {
     pub(super) sc: &'a Scenario,
     pub(super) policy: Policy,
     pub(super) ops: Vec<Op>,
     pub(super) sites: Vec<Site>,
     pub(super) fs_ctx: Vec<FsCtx>,
+    /// Pages the task being compiled has dirtied per fs since its last fsync.
+    pub(super) pending: Vec<u16>,
     pub(super) err: Option<String>,
 }
 
@@ -160,7 +185,10 @@ impl Compiler<'_> {
                         *depth -= 1;
                     }
                 }
-                Stmt::Write { fs, pages } => self.file_write(*fs as u8, *pages, false, depth),
+                Stmt::Write { fs, pages } => {
+                    self.pending[*fs] = self.pending[*fs].saturating_add(*pages as u16);
+                    self.file_write(*fs as u8, *pages, false, depth)
+                }
                 Stmt::Read { fs, pages } => {
                     let f = *fs as u8;
                     let scope = self.policy.file_io_scope(false);
@@ -177,7 +205,16 @@ impl Compiler<'_> {
                         });
                     });
                 }
-                Stmt::Fsync { fs } => self.ops.push(Op::Writeback { fs: *fs as u8 }),
+                // fsync(2) writes back the file's own dirty pages (what this
+                // task's writes dirtied since its last fsync), not the whole
+                // fs (that is syncfs).
+                Stmt::Fsync { fs } => {
+                    let pages = std::mem::take(&mut self.pending[*fs]).min(255) as u8;
+                    self.ops.push(Op::Writeback {
+                        fs: *fs as u8,
+                        pages,
+                    });
+                }
                 Stmt::BufioRead { bufio, blocks } => {
                     for _ in 0..*blocks {
                         self.bufio_read(*bufio as u8, task_fs);
@@ -190,6 +227,11 @@ impl Compiler<'_> {
                     if rep as usize >= REP_SLOTS {
                         self.err = Some(format!("repeat nests at most {REP_SLOTS} deep"));
                         return;
+                    }
+                    // A later iteration's fsync also sees what the body
+                    // wrote after its fsync in the iteration before.
+                    for (f, p) in written(body).into_iter().enumerate() {
+                        self.pending[f] = self.pending[f].saturating_add(p);
                     }
                     self.ops.push(Op::RepInit { slot: rep, n: *n });
                     let target = self.pc();
@@ -346,10 +388,12 @@ impl Sim {
             ops: Vec::new(),
             sites: Vec::new(),
             fs_ctx: fs_ctx.clone(),
+            pending: vec![0; sc.fss.len()],
             err: None,
         };
         let mut tasks = Vec::new();
         for t in &sc.tasks {
+            c.pending.iter_mut().for_each(|p| *p = 0);
             let start = c.pc();
             let fs = t.fs.map(|f| f as u8);
             let mut depth = 0u8;

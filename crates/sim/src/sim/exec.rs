@@ -58,8 +58,8 @@ impl Sim {
                 self.submit(n, t, dev, write, pages);
                 n.tasks[t].st = ST_OP_IO;
             }
-            Op::Writeback { fs } => {
-                let dirty = n.fs[fs as usize].dirty.min(255) as u8;
+            Op::Writeback { fs, pages } => {
+                let dirty = self.dirty_idle(w, fs as usize).min(pages as u16) as u8;
                 if dirty == 0 {
                     n.tasks[t].pc = next;
                 } else {
@@ -117,7 +117,7 @@ impl Sim {
     pub(super) fn op_io_done(&self, n: &mut World, w: &World, t: usize) {
         let task = w.tasks[t];
         let pages = task.bio_pages as u16;
-        if let Op::Writeback { fs } = self.ops[task.pc as usize] {
+        if let Op::Writeback { fs, .. } = self.ops[task.pc as usize] {
             let fs = &mut n.fs[fs as usize];
             let k = pages.min(fs.dirty);
             fs.dirty -= k;

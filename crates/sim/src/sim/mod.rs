@@ -109,8 +109,11 @@ pub(crate) enum Op {
         write: bool,
         pages: u8,
     },
+    /// `fsync`: write back at most `pages` dirty pages of `fs` (the pages
+    /// this task's own writes dirtied) that are not already under writeback.
     Writeback {
         fs: u8,
+        pages: u8,
     },
     /// Fall back to a reserved buffer after a failed allocation; without
     /// reserves the read fails with -ENOMEM and jumps to the target.
