@@ -148,10 +148,28 @@ pub enum FactId {
     BufioWorkqueue,
     VmallocScoped,
     KvmallocAnyGfp,
+    Jbd2HandleNofs,
+    XfsTransNofs,
 }
 
 /// Every history fact `--kernel` applies, oldest first.
 pub const FACTS: &[Fact] = &[
+    Fact {
+        id: FactId::XfsTransNofs,
+        what: "an XFS transaction is a NOFS scope (xfs_trans_set_context: memalloc_nofs_save; \"xfs: abstract PF_FSTRANS to PF_MEMALLOC_NOFS\")",
+        commit: "9070733b4efa",
+        file: "fs/xfs/xfs_trans.h",
+        since: KernelVersion::new(4, 12),
+        stable: &[],
+    },
+    Fact {
+        id: FactId::Jbd2HandleNofs,
+        what: "a running jbd2 handle is a NOFS scope (start_this_handle: memalloc_nofs_save; \"jbd2: mark the transaction context with the scope GFP_NOFS context\")",
+        commit: "81378da64de6",
+        file: "fs/jbd2/transaction.c",
+        since: KernelVersion::new(4, 12),
+        stable: &[],
+    },
     Fact {
         id: FactId::BufioGateFs,
         what: "dm-bufio's shrinker takes its lock and writes dirty buffers only with __GFP_FS (was __GFP_IO)",
@@ -251,6 +269,50 @@ pub fn facts_between(a: KernelVersion, b: KernelVersion) -> Vec<&'static Fact> {
         .collect()
 }
 
+/// What a scenario lock stands for, when it is more than a mutex: a
+/// filesystem's transaction, whose holder may be inside a NOFS scope.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockKind {
+    Mutex,
+    /// ext4's journal: a running `handle_t` (`ext4_journal_start` ->
+    /// `start_this_handle`).
+    Jbd2Handle,
+    /// `xfs_trans_alloc` .. `xfs_trans_commit`.
+    XfsTransaction,
+    /// `btrfs_start_transaction`: not a scope; btrfs wraps the few
+    /// allocations that need it in `memalloc_nofs_save` locally
+    /// (e.g. `create_pending_snapshot`, fs/btrfs/transaction.c).
+    BtrfsTransaction,
+}
+
+impl LockKind {
+    pub fn parse(s: &str) -> Option<LockKind> {
+        match s {
+            "mutex" => Some(LockKind::Mutex),
+            "jbd2-handle" => Some(LockKind::Jbd2Handle),
+            "xfs-transaction" => Some(LockKind::XfsTransaction),
+            "btrfs-transaction" => Some(LockKind::BtrfsTransaction),
+            _ => None,
+        }
+    }
+
+    /// The fact that makes holding it a NOFS scope, if any.
+    pub const fn nofs_fact(self) -> Option<FactId> {
+        match self {
+            LockKind::Jbd2Handle => Some(FactId::Jbd2HandleNofs),
+            LockKind::XfsTransaction => Some(FactId::XfsTransNofs),
+            LockKind::Mutex | LockKind::BtrfsTransaction => None,
+        }
+    }
+
+    /// Holding it is a NOFS scope on release `v` (`None`: the newest).
+    pub fn nofs_scope(self, v: Option<KernelVersion>) -> bool {
+        self.nofs_fact()
+            .is_some_and(|f| v.is_none_or(|v| has(f, v)))
+    }
+}
+
 /// The long-term releases `--kernel lts` checks (kernel.org's longterm
 /// series, as first released).
 pub const LTS: &[KernelVersion] = &[
@@ -297,9 +359,21 @@ pub struct KernelParams {
     pub bufio_alloc: BufioAlloc,
     /// `PR_SET_IO_FLUSHER` exists (v5.6).
     pub io_flusher_prctl: bool,
+    /// A jbd2 handle / an XFS transaction is a NOFS scope (v4.12).
+    pub jbd2_handle_nofs: bool,
+    pub xfs_trans_nofs: bool,
 }
 
 impl KernelParams {
+    /// Holding a lock of `kind` is a NOFS scope under these parameters.
+    pub fn lock_nofs(&self, kind: LockKind) -> bool {
+        match kind {
+            LockKind::Jbd2Handle => self.jbd2_handle_nofs,
+            LockKind::XfsTransaction => self.xfs_trans_nofs,
+            LockKind::Mutex | LockKind::BtrfsTransaction => false,
+        }
+    }
+
     pub fn for_version(v: KernelVersion) -> KernelParams {
         KernelParams::with(v, |id| has(id, v))
     }
@@ -333,6 +407,8 @@ impl KernelParams {
                 BufioAlloc::NoioUnderLock
             },
             io_flusher_prctl: at(FactId::IoFlusherPrctl),
+            jbd2_handle_nofs: at(FactId::Jbd2HandleNofs),
+            xfs_trans_nofs: at(FactId::XfsTransNofs),
         }
     }
 }
@@ -426,5 +502,9 @@ mod tests {
             vec![FactId::VmallocScoped, FactId::KvmallocAnyGfp]
         );
         assert!(f("6.1", "6.12").is_empty());
+        assert_eq!(
+            f("4.11", "4.12"),
+            vec![FactId::XfsTransNofs, FactId::Jbd2HandleNofs]
+        );
     }
 }

@@ -226,3 +226,93 @@ fn fsync_writes_its_own_pages_once() {
     );
     assert_eq!(verdict(&sc, "baseline"), "safe");
 }
+
+fn in_transaction(kind: &str) -> Scenario {
+    load(&format!(
+        r#"name = "trans"
+[memory]
+free = 4
+min = 4
+[[disk]]
+name = "sda"
+[[disk]]
+name = "sdb"
+[[fs]]
+name = "a"
+dev = "sda"
+inodes = 2
+shrinker_locks = ["a.journal"]   # evicting an inode joins the journal
+[[fs]]
+name = "b"
+dev = "sdb"
+clean = 4
+[[lock]]
+name = "a.journal"
+kind = "{kind}"
+[[task]]
+name = "t"
+fs = "a"
+program = ["lock a.journal", "alloc gfp=GFP_KERNEL pages=1", "unlock a.journal"]
+"#
+    ))
+}
+
+/// A GFP_KERNEL allocation made while holding a filesystem transaction.
+/// From v4.12 `start_this_handle` (81378da64de6, fs/jbd2/transaction.c)
+/// and `xfs_trans_set_context` (9070733b4efa) call `memalloc_nofs_save`:
+/// `current_gfp_context` clears `__GFP_FS`, `super_cache_scan` of `a`
+/// returns SHRINK_STOP, reclaim drops b's clean cache: safe. On 4.11 the
+/// mask is what the caller wrote, the superblock shrinker is entered and
+/// waits for the journal the task holds: deadlock. A btrfs transaction is
+/// not a scope on any release (`btrfs_start_transaction` sets none).
+#[test]
+fn transactions_are_nofs_scopes_from_v4_12() {
+    for kind in ["jbd2-handle", "xfs-transaction"] {
+        let sc = in_transaction(kind);
+        assert_eq!(verdict(&sc, "baseline"), "safe", "{kind}");
+        let mut old = sc.clone();
+        old.apply_overrides(Some("4.11"), &[]).unwrap();
+        assert_eq!(verdict(&old, "baseline"), "deadlock", "{kind} on 4.11");
+        let mut new = sc.clone();
+        new.apply_overrides(Some("4.12"), &[]).unwrap();
+        assert_eq!(verdict(&new, "baseline"), "safe", "{kind} on 4.12");
+        // --set reaches it too.
+        let mut off = sc.clone();
+        off.set("a.journal.nofs", "false").unwrap();
+        assert_eq!(verdict(&off, "baseline"), "deadlock", "{kind} nofs=false");
+    }
+    assert_eq!(
+        verdict(&in_transaction("btrfs-transaction"), "baseline"),
+        "deadlock"
+    );
+    assert_eq!(verdict(&in_transaction("mutex"), "baseline"), "deadlock");
+}
+
+/// ext4's buffered write grabs the page-cache page before it starts the
+/// handle (`ext4_write_begin`: `grab_cache_page_write_begin`, then
+/// `ext4_journal_start`; fs/ext4/inode.c), so tcmu-runner's pwrite in S2
+/// allocates with GFP_KERNEL holding nothing, and the journal is never in
+/// S2's story.
+#[test]
+fn the_write_path_allocates_before_the_handle() {
+    let sc = scenario("s2-tcmu-zoned.toml");
+    let s = sim(&sc, "baseline");
+    let Verdict::Bad { trace, .. } = explore(&s, 200_000) else {
+        panic!("S2 deadlocks under baseline");
+    };
+    let story = story(&s, &trace);
+    let alloc = story
+        .iter()
+        .position(|l| l.starts_with("tcmu-runner: page cache on ext4"))
+        .unwrap_or_else(|| panic!("{story:#?}"));
+    assert!(
+        !story[..alloc]
+            .iter()
+            .any(|l| l.contains("takes ext4.journal")),
+        "{story:#?}"
+    );
+    assert!(
+        !story.iter().any(|l| l.contains("ext4.journal")),
+        "{story:#?}"
+    );
+}

@@ -9,7 +9,7 @@ mod set;
 mod validate;
 
 use reclaimscope_model::history::{
-    self, BufioAlloc, FactId, KernelParams, KernelVersion, Release, VmallocMode,
+    self, BufioAlloc, FactId, KernelParams, KernelVersion, LockKind, Release, VmallocMode,
 };
 use reclaimscope_model::reclaim::BufioGate;
 use reclaimscope_model::task::Scope;
@@ -212,6 +212,8 @@ struct RawBufio {
 #[serde(deny_unknown_fields)]
 struct RawLock {
     name: Spanned<String>,
+    /// `mutex` (default), `jbd2-handle`, `xfs-transaction`, `btrfs-transaction`.
+    kind: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -333,6 +335,11 @@ pub struct Scenario {
     pub fss: Vec<Fs>,
     pub bufios: Vec<Bufio>,
     pub locks: Vec<String>,
+    /// What each lock stands for (bufio clients' locks are mutexes).
+    pub lock_kinds: Vec<LockKind>,
+    /// Holding lock `l` is a NOFS scope (its kind, on the release modelled;
+    /// `--set LOCK.nofs=`).
+    pub lock_nofs: Vec<bool>,
     pub tasks: Vec<TaskSpec>,
     pub vmalloc: VmallocMode,
     /// `prctl(PR_SET_IO_FLUSHER)` exists (v5.6+); without it a task's
@@ -571,9 +578,22 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         names.add(&b.name, "bufio client", i)?;
     }
     let mut locks: Vec<String> = Vec::new();
+    let mut lock_kinds: Vec<LockKind> = Vec::new();
     for l in &raw.lock {
         names.add(&l.name, "lock", locks.len())?;
         locks.push(l.name.get_ref().clone());
+        lock_kinds.push(match &l.kind {
+            None => LockKind::Mutex,
+            Some(k) => LockKind::parse(k.get_ref()).ok_or_else(|| {
+                e.at(
+                    k.span(),
+                    format!(
+                        "unknown lock kind `{}`; known: mutex, jbd2-handle, xfs-transaction, btrfs-transaction",
+                        k.get_ref()
+                    ),
+                )
+            })?,
+        });
     }
     for b in &raw.bufio {
         let lname = format!("{}.lock", b.name.get_ref());
@@ -587,6 +607,7 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         }
         names.map.insert(lname.clone(), ("lock", locks.len()));
         locks.push(lname);
+        lock_kinds.push(LockKind::Mutex);
     }
     for (i, t) in raw.task.iter().enumerate() {
         names.add(&t.name, "task", i)?;
@@ -823,6 +844,8 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         devices,
         fss,
         bufios,
+        lock_nofs: lock_kinds.iter().map(|k| k.nofs_scope(None)).collect(),
+        lock_kinds,
         locks,
         tasks: Vec::new(),
         vmalloc,

@@ -55,6 +55,9 @@ impl Scenario {
             }
         }
         self.vmalloc = p.vmalloc;
+        for (l, k) in self.lock_kinds.iter().enumerate() {
+            self.lock_nofs[l] = p.lock_nofs(*k);
+        }
     }
 
     /// The CLI's `--kernel X.Y` then every `--set KEY=VALUE`, in order:
@@ -139,6 +142,14 @@ impl Scenario {
             _ => Err(bad_value("true or false")),
         };
         let _ = &arg;
+        // Lock names may contain dots (`ext4.journal`): `LOCK.nofs`.
+        if let Some(l) = key
+            .strip_suffix(".nofs")
+            .and_then(|name| self.locks.iter().position(|x| x == name))
+        {
+            self.lock_nofs[l] = boolean()?;
+            return Ok(());
+        }
         if key == "vmalloc" {
             self.vmalloc = parse_vmalloc(value).ok_or_else(|| bad_value("legacy or modern"))?;
             return Ok(());

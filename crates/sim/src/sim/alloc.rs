@@ -14,7 +14,19 @@ impl Sim {
             let inh = task_to_flags(self.policy.bio_inherited(sub, kernel));
             bio = inh & (F_NOFS | F_NOIO);
         }
-        let idx = (task.flags & 31) | (bio & F_NOFS) << 5 | ((bio & F_NOIO) >> 1) << 6;
+        let mut flags = task.flags;
+        // Holding a transaction that is a NOFS scope (start_this_handle,
+        // xfs_trans_set_context call memalloc_nofs_save).
+        let mut held = self.nofs_locks;
+        while held != 0 {
+            let l = held.trailing_zeros() as usize;
+            held &= held - 1;
+            if w.locks[l] == t as u8 {
+                flags |= F_NOFS;
+                break;
+            }
+        }
+        let idx = (flags & 31) | (bio & F_NOFS) << 5 | ((bio & F_NOIO) >> 1) << 6;
         &self.sites[site as usize].table[idx as usize]
     }
 

@@ -8,7 +8,7 @@ use crate::program::Stmt;
 use crate::scenario::{Scenario, ScenarioError};
 use reclaimscope_model::Gfp;
 use reclaimscope_model::alloc::{Oom, slow_path};
-use reclaimscope_model::history::{BufioAlloc, VmallocMode};
+use reclaimscope_model::history::{BufioAlloc, LockKind, VmallocMode};
 use reclaimscope_model::policy::AllocSite;
 use reclaimscope_model::reclaim::{FsCtx, Source, SourceKind};
 use reclaimscope_model::task::Scope;
@@ -260,11 +260,22 @@ impl Compiler<'_> {
             server,
             false,
         );
+        // A transaction (jbd2 handle, XFS/btrfs transaction) is started
+        // after the page-cache page is grabbed: ext4_write_begin calls
+        // grab_cache_page_write_begin before ext4_journal_start
+        // (fs/ext4/inode.c), iomap_write_begin takes the folio with no
+        // transaction open (fs/iomap/buffered-io.c). Plain locks (i_rwsem)
+        // are held across the allocation.
+        let is_trans = |l: u8| self.sc.lock_kinds[l as usize] != LockKind::Mutex;
+        let (after, before): (Vec<u8>, Vec<u8>) = locks.iter().partition(|&&l| is_trans(l));
         self.scoped(scope, depth, |c, _| {
-            for &l in &locks {
+            for &l in &before {
                 c.ops.push(Op::Lock(l));
             }
             c.push_alloc(site);
+            for &l in &after {
+                c.ops.push(Op::Lock(l));
+            }
             for &l in locks.iter().rev() {
                 c.ops.push(Op::Unlock(l));
             }
@@ -612,6 +623,12 @@ impl Sim {
             ctxs,
             cache,
             fs_dev,
+            nofs_locks: sc
+                .lock_nofs
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n)
+                .fold(0u32, |m, (l, _)| m | 1 << l),
             init: w,
         })
     }

@@ -27,7 +27,12 @@ impl WorldDeps<'_> {
             return true;
         }
         if *seen & (1 << u) != 0 {
-            return false;
+            // Already on this path: `u` waits (through others) for itself,
+            // e.g. a daemon thread in reclaim waiting for a bio on its own
+            // device while every other thread is busy. It will not serve
+            // anything before `t` does, so whatever waits on it cannot
+            // progress either.
+            return true;
         }
         *seen |= 1 << u;
         let sim = self.sim;

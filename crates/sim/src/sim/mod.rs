@@ -232,6 +232,9 @@ pub struct Sim {
     pub(crate) ctxs: Vec<ReclaimCtx>,
     pub(crate) cache: Vec<Option<Reclaim>>,
     pub(crate) fs_dev: Vec<u8>,
+    /// Locks whose holder is in a NOFS scope (a jbd2 handle or XFS
+    /// transaction from v4.12), one bit each.
+    pub(crate) nofs_locks: u32,
     pub(crate) init: World,
 }
 
