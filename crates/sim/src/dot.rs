@@ -91,13 +91,22 @@ pub fn stack_dot(sc: &Scenario) -> String {
                 let t = format!("task:{process}");
                 let _ = writeln!(s, "  {} [shape=ellipse, label={}];", q(&t), q(process));
                 let _ = writeln!(s, "  {} -> {from} [label=\"serves\"];", q(&t));
-                let _ = writeln!(
-                    s,
-                    "  {} -> {} [label={}];",
-                    q(&t),
-                    q(&format!("fs:{}", sc.fss[*fs].name)),
-                    q(&format!("pread/pwrite {file}"))
-                );
+                match fs {
+                    Some(fs) => {
+                        let _ = writeln!(
+                            s,
+                            "  {} -> {} [label={}];",
+                            q(&t),
+                            q(&format!("fs:{}", sc.fss[*fs].name)),
+                            q(&format!("pread/pwrite {file}"))
+                        );
+                    }
+                    None => {
+                        let peer = format!("peer:{process}");
+                        let _ = writeln!(s, "  {} [shape=cloud, label=\"remote peer\"];", q(&peer));
+                        let _ = writeln!(s, "  {} -> {} [label=\"socket\"];", q(&t), q(&peer));
+                    }
+                }
             }
             DevKind::Disk => {}
         }

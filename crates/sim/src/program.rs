@@ -50,6 +50,14 @@ pub enum Stmt {
     },
     /// `prctl(PR_SET_IO_FLUSHER, 1)`.
     PrctlIoFlusher,
+    /// A daemon handler's pwrite of the request's pages to its backing file.
+    Pwrite,
+    /// A daemon handler's `sendmsg` to its peer: the kernel allocates the
+    /// skbs with `sk->sk_allocation` (GFP_KERNEL) and no fs context
+    /// (`tcp_sendmsg_locked`); they are freed when the peer acknowledges.
+    Send {
+        pages: u8,
+    },
     Repeat {
         n: u8,
         body: Vec<Stmt>,
@@ -142,6 +150,7 @@ pub(crate) fn parse(
         &mut scopes,
         None,
         0,
+        t.serve,
     )?;
     if let Some(&l) = held.last() {
         return Err(e.at(
@@ -172,6 +181,7 @@ fn block(
     scopes: &mut usize,
     open: Option<&Line>,
     depth: usize,
+    serve: Option<bool>,
 ) -> Result<Vec<Stmt>, ScenarioError> {
     let mut out = Vec::new();
     while *pos < lines.len() {
@@ -317,6 +327,28 @@ fn block(
                 let (_, fs) = lookup(name, line.at(r), &["filesystem"])?;
                 Stmt::Fsync { fs }
             }
+            "pwrite" | "send" if serve.is_none() => {
+                return Err(e.at(
+                    line.at(wr.clone()),
+                    format!("`{word}` is a daemon's `serve` statement, not a task's"),
+                ));
+            }
+            "pwrite" => {
+                extra(1)?;
+                if serve != Some(true) {
+                    return Err(e.at(
+                        line.at(wr.clone()),
+                        "`pwrite` needs a backing `file` (this daemon's transport is a socket)",
+                    ));
+                }
+                Stmt::Pwrite
+            }
+            "send" => {
+                let kv = key_values(line, &toks[1..], e, &["pages"])?;
+                Stmt::Send {
+                    pages: num_kv(line, &kv, "pages", 1, 1, 64, e)?,
+                }
+            }
             "prctl" => {
                 let (s, r) = arg(1, "io-flusher")?;
                 extra(2)?;
@@ -363,6 +395,7 @@ fn block(
                     scopes,
                     Some(line),
                     depth + 1,
+                    serve,
                 )?;
                 if *held != before || *scopes != scopes_before {
                     return Err(e.at(line.at(wr.clone()), "a repeat body must release every lock it takes and close every scope it opens"));
@@ -382,7 +415,7 @@ fn block(
             other => {
                 return Err(e.at(
                     line.at(wr.clone()),
-                    format!("unknown statement `{other}`; known: lock, unlock, alloc, vmalloc, free, scope, end, write, read, fsync, prctl, repeat"),
+                    format!("unknown statement `{other}`; known: lock, unlock, alloc, vmalloc, free, scope, end, write, read, fsync, prctl, repeat{}", if serve.is_some() { ", pwrite, send" } else { "" }),
                 ));
             }
         };

@@ -415,7 +415,7 @@ impl Sim {
                 let rw = if write { "write" } else { "read" };
                 let (fs, file, io) = match &self.sc.devices[dev as usize].kind {
                     DevKind::Loop { fs, file, .. } => (
-                        *fs,
+                        Some(*fs),
                         file.as_str(),
                         if write {
                             "vfs_iter_write()"
@@ -423,21 +423,34 @@ impl Sim {
                             "vfs_iter_read()"
                         },
                     ),
-                    DevKind::Daemon { fs, file, .. } => (
+                    DevKind::Daemon {
+                        fs, file, serve, ..
+                    } => (
                         *fs,
                         file.as_str(),
-                        if write { "pwrite()" } else { "pread()" },
+                        match (write, fs, &serve[..]) {
+                            (true, Some(_), [crate::program::Stmt::Pwrite]) => "pwrite()",
+                            (true, _, _) => "runs its request handler",
+                            (false, Some(_), _) => "pread()",
+                            (false, None, _) => "takes the reply from its peer",
+                        },
                     ),
                     _ => return String::new(),
                 };
+                let on = match (fs, io) {
+                    (Some(fs), "pwrite()" | "pread()" | "vfs_iter_write()" | "vfs_iter_read()") => {
+                        format!(" on {}:{file}", self.sc.fss[fs].name)
+                    }
+                    _ => String::new(),
+                };
                 let mut s = format!(
-                    "{}: takes the {rw} bio ({} page{}) {} submitted to {} and does {io} on {}:{file}",
+                    "{}: takes the {rw} bio ({} page{}) {} submitted to {} and {}{io}{on}",
                     self.task_name(t),
                     sub.bio_pages,
                     plural(sub.bio_pages as u16),
                     self.task_name(j),
                     self.dev_name(dev),
-                    self.sc.fss[fs].name
+                    if io.ends_with("()") { "does " } else { "" },
                 );
                 // Seed 000's step 5: the server enters the lower filesystem
                 // and waits there for what the submitter holds.
@@ -449,7 +462,7 @@ impl Sim {
                     let _ = write!(
                         s,
                         ", which enters {} and waits for {}, held by {}",
-                        self.sc.fss[fs].name,
+                        fs.map_or("its code", |f| self.sc.fss[f].name.as_str()),
                         self.lock_name(lock as usize),
                         who.join(", ")
                     );

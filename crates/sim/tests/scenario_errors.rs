@@ -203,7 +203,7 @@ fn control_byte_in_a_comment() {
     assert!(!e.message.contains('\u{1b}'));
 }
 
-/// `--set` goes through the file's checks: queue_depth 1..=8, watermark
+/// `--set` goes through the file's checks: threads 1..=8, queue_depth >= 1, watermark
 /// order, dirty_inodes <= inodes; a refused value leaves the scenario as it was.
 #[test]
 fn set_values_are_validated_like_the_file() {
@@ -214,16 +214,28 @@ fn set_values_are_validated_like_the_file() {
         Scenario::from_toml_str(&format!("{src}queue_depth = 0\n"), "t.toml").unwrap_err();
     let e = sc.set("tcmu0.queue_depth", "0").unwrap_err();
     assert!(
-        e.message.contains("queue_depth of `tcmu0` must be 1..=8"),
+        e.message
+            .contains("queue_depth of `tcmu0` must be 1..=255, not 0"),
         "{e}"
     );
     assert!(
         file_err
             .message
-            .contains("queue_depth of `tcmu0` must be 1..=8")
+            .contains("queue_depth of `tcmu0` must be 1..=255, not 0")
     );
     assert_eq!(e.col, "tcmu0.queue_depth=".len() + 1);
-    assert!(sc.set("tcmu0.queue_depth", "9").is_err());
+    let e = sc.set("tcmu0.threads", "9").unwrap_err();
+    assert!(
+        e.message.contains("threads of `tcmu0` must be 1..=8"),
+        "{e}"
+    );
+    assert!(sc.set("tcmu0.threads", "0").is_err());
+    let file_err = Scenario::from_toml_str(&format!("{src}threads = 9\n"), "t.toml").unwrap_err();
+    assert!(
+        file_err
+            .message
+            .contains("threads of `tcmu0` must be 1..=8")
+    );
     let e = sc.set("memory.min", "65535").unwrap_err();
     assert!(e.message.contains("min <= low <= high"), "{e}");
     assert_eq!(sc.memory.min, 4);

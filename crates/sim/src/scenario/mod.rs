@@ -20,7 +20,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
-pub use validate::{Field, Invalid, QUEUE_DEPTH};
+pub use validate::{Field, Invalid, THREADS};
 
 /// Capacity of a world (fixed-size arrays keep `World` allocation-free).
 pub const MAX_TASKS: usize = 16;
@@ -166,10 +166,19 @@ struct RawDaemon {
     name: Spanned<String>,
     kind: Spanned<String>,
     process: Option<String>,
-    file: Spanned<String>,
+    /// The backing file (`transport = "file"`).
+    file: Option<Spanned<String>>,
+    /// `file` (pread/pwrite a backing file) or `socket` (forward over TCP:
+    /// completion needs the peer, no lower device).
+    transport: Option<Spanned<String>>,
+    /// Ring depth (requests in flight).
     queue_depth: Option<Spanned<u8>>,
+    /// Handler threads.
+    threads: Option<Spanned<u8>>,
     /// The daemon called `prctl(PR_SET_IO_FLUSHER, 1)` at startup.
     io_flusher: Option<bool>,
+    /// What a handler runs per write request (default `["pwrite"]`).
+    serve: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -231,6 +240,8 @@ pub(crate) struct RawTaskView<'a> {
     pub name_span: Range<usize>,
     pub program: &'a [Spanned<String>],
     pub program_span: Range<usize>,
+    /// A daemon's `serve` program: `Some(has a backing file)`.
+    pub serve: Option<bool>,
 }
 
 /// Memory: pages, watermarks, kswapd, the OOM killer, anonymous memory and swap.
@@ -259,15 +270,24 @@ pub enum DevKind {
     Loop { fs: usize, file: String, noio: bool },
     /// Forwards bios to `lower` (dm-zoned, dm-linear), allocating from its bioset.
     Dm { target: String, lower: usize },
-    /// A userspace process (tcmu-runner, FUSE, ublk, NBD) doing pread/pwrite on `fs`.
+    /// A userspace process (tcmu-runner, FUSE, ublk, NBD) serving requests:
+    /// pread/pwrite on a file in `fs`, or forwarding over a socket.
     Daemon {
         kind: String,
         process: String,
-        fs: usize,
+        /// The backing file's fs; `None` for a socket transport.
+        fs: Option<usize>,
         file: String,
+        /// Ring depth. A request beyond it waits for a tag, which, like a
+        /// request in the ring, waits for a handler thread: the model's
+        /// queue is not bounded by it.
         queue_depth: u8,
+        /// Handler threads (tasks).
+        threads: u8,
         /// Called `prctl(PR_SET_IO_FLUSHER, 1)`: PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE.
         io_flusher: bool,
+        /// What a handler runs per write request.
+        serve: Vec<Stmt>,
     },
 }
 
@@ -524,9 +544,11 @@ impl Scenario {
             match &self.devices[d].kind {
                 DevKind::Disk => return 0,
                 DevKind::Dm { lower, .. } => d = *lower,
-                DevKind::Loop { fs, .. } | DevKind::Daemon { fs, .. } => {
+                DevKind::Loop { fs, .. } | DevKind::Daemon { fs: Some(fs), .. } => {
                     return self.fs_depth(*fs).saturating_add(1);
                 }
+                // A socket transport: the peer is remote, like a disk.
+                DevKind::Daemon { fs: None, .. } => return 0,
             }
         }
         0
@@ -539,7 +561,8 @@ impl Scenario {
     /// The fs a device's server does file I/O on, if any.
     pub fn backing_fs(&self, dev: usize) -> Option<usize> {
         match &self.devices[dev].kind {
-            DevKind::Loop { fs, .. } | DevKind::Daemon { fs, .. } => Some(*fs),
+            DevKind::Loop { fs, .. } => Some(*fs),
+            DevKind::Daemon { fs, .. } => *fs,
             _ => None,
         }
     }
@@ -699,8 +722,37 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
                 format!("unknown daemon kind `{kind}`; known: tcmu, fuse, ublk, nbd"),
             ));
         }
-        let (fs, file) = fs_of_file(&d.file)?;
+        let transport = d
+            .transport
+            .as_ref()
+            .map_or("file", |t| t.get_ref().as_str());
+        let (fs, file) = match (transport, &d.file) {
+            ("file", Some(f)) => {
+                let (fs, file) = fs_of_file(f)?;
+                (Some(fs), file)
+            }
+            ("file", None) => {
+                return Err(e.at(
+                    d.name.span(),
+                    format!(
+                        "daemon `{}` needs `file` (or `transport = \"socket\"`)",
+                        d.name.get_ref()
+                    ),
+                ));
+            }
+            ("socket", None) => (None, String::new()),
+            ("socket", Some(f)) => {
+                return Err(e.at(f.span(), "a socket transport has no backing `file`"));
+            }
+            (other, _) => {
+                return Err(e.at(
+                    d.transport.as_ref().map_or(d.name.span(), check_span),
+                    format!("unknown transport `{other}`; known: file, socket"),
+                ));
+            }
+        };
         let qd = d.queue_depth.as_ref().map_or(1, |q| *q.get_ref());
+        let threads = d.threads.as_ref().map_or(1, |q| *q.get_ref());
         let process = d.process.clone().unwrap_or_else(|| match kind.as_str() {
             "tcmu" => "tcmu-runner".into(),
             k => format!("{k}-daemon"),
@@ -713,7 +765,9 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
                 fs,
                 file,
                 queue_depth: qd,
+                threads,
                 io_flusher: d.io_flusher.unwrap_or(false),
+                serve: Vec::new(),
             },
         });
     }
@@ -885,6 +939,7 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
             name_span: t.name.span(),
             program: t.program.get_ref(),
             program_span: t.program.span(),
+            serve: None,
         };
         let program = program::parse(&view, e, &lookup, &sc)?;
         tasks.push(TaskSpec {
@@ -896,6 +951,38 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         });
     }
     sc.tasks = tasks;
+    // Daemons' per-request programs (devices are indexed disks, loops, dm,
+    // then daemons).
+    let first_daemon = raw.disk.len() + raw.loops.len() + raw.dm.len();
+    for (i, d) in raw.daemon.iter().enumerate() {
+        let DevKind::Daemon { fs, .. } = &sc.devices[first_daemon + i].kind else {
+            continue;
+        };
+        let has_file = fs.is_some();
+        let serve = match &d.serve {
+            None if has_file => vec![Stmt::Pwrite],
+            None => vec![Stmt::Send { pages: 1 }],
+            Some(lines) => {
+                let lookup = |name: &str,
+                              span: Range<usize>,
+                              want: &[&'static str]|
+                 -> Result<(&'static str, usize), ScenarioError> {
+                    names.get(&Spanned::new(span, name.to_string()), want)
+                };
+                let view = RawTaskView {
+                    name: d.name.get_ref(),
+                    name_span: d.name.span(),
+                    program: lines.get_ref(),
+                    program_span: lines.span(),
+                    serve: Some(has_file),
+                };
+                program::parse(&view, e, &lookup, &sc)?
+            }
+        };
+        if let DevKind::Daemon { serve: s, .. } = &mut sc.devices[first_daemon + i].kind {
+            *s = serve;
+        }
+    }
     // Pages only move between free, caches and tasks: bounding the sum
     // bounds every counter of the world.
     sc.validate().map_err(|inv| {
@@ -917,6 +1004,10 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
                     .queue_depth
                     .as_ref()
                     .map_or(raw_d.name.span(), check_span)
+            }
+            Field::Threads(d) => {
+                let raw_d = &raw.daemon[d - n_before_daemons];
+                raw_d.threads.as_ref().map_or(raw_d.name.span(), check_span)
             }
             Field::DirtyInodes(f) => raw.fs[f]
                 .dirty_inodes
@@ -954,7 +1045,8 @@ fn check_stack(
         match &sc.devices[d].kind {
             DevKind::Disk => None,
             DevKind::Dm { lower, .. } => Some(*lower),
-            DevKind::Loop { fs, .. } | DevKind::Daemon { fs, .. } => Some(sc.fss[*fs].dev),
+            DevKind::Loop { fs, .. } => Some(sc.fss[*fs].dev),
+            DevKind::Daemon { fs, .. } => fs.map(|f| sc.fss[f].dev),
         }
     };
     for (start, start_name) in dev_names.iter().enumerate().take(n) {

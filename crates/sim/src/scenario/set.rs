@@ -216,6 +216,7 @@ impl Scenario {
                 (DevKind::Daemon { queue_depth, .. }, "queue_depth") => {
                     *queue_depth = num(255)? as u8
                 }
+                (DevKind::Daemon { threads, .. }, "threads") => *threads = num(255)? as u8,
                 (DevKind::Daemon { io_flusher, .. }, "io_flusher") => *io_flusher = boolean()?,
                 _ => return Err(unknown_field()),
             }

@@ -13,6 +13,8 @@ pub enum Field {
     Watermarks,
     /// A daemon's `queue_depth` (device index).
     QueueDepth(usize),
+    /// A daemon's `threads` (device index).
+    Threads(usize),
     /// A filesystem's `dirty_inodes` (fs index).
     DirtyInodes(usize),
     /// Pages in the scenario.
@@ -30,8 +32,8 @@ pub struct Invalid {
     pub message: String,
 }
 
-/// `queue_depth` bounds: every handler thread is a task of the world.
-pub const QUEUE_DEPTH: std::ops::RangeInclusive<u8> = 1..=8;
+/// `threads` bounds: every handler thread is a task of the world.
+pub const THREADS: std::ops::RangeInclusive<u8> = 1..=8;
 
 impl Scenario {
     /// Every rule on the scenario's values: watermarks ordered, daemon
@@ -51,16 +53,24 @@ impl Scenario {
             );
         }
         for (d, dev) in self.devices.iter().enumerate() {
-            if let DevKind::Daemon { queue_depth, .. } = dev.kind
-                && !QUEUE_DEPTH.contains(&queue_depth)
+            if let DevKind::Daemon {
+                queue_depth,
+                threads,
+                ..
+            } = dev.kind
             {
-                return bad(
-                    Field::QueueDepth(d),
-                    format!(
-                        "queue_depth of `{}` must be 1..=8, not {queue_depth}",
-                        dev.name
-                    ),
-                );
+                if queue_depth == 0 {
+                    return bad(
+                        Field::QueueDepth(d),
+                        format!("queue_depth of `{}` must be 1..=255, not 0", dev.name),
+                    );
+                }
+                if !THREADS.contains(&threads) {
+                    return bad(
+                        Field::Threads(d),
+                        format!("threads of `{}` must be 1..=8, not {threads}", dev.name),
+                    );
+                }
             }
         }
         for (f, fs) in self.fss.iter().enumerate() {
@@ -122,7 +132,7 @@ impl Scenario {
             .iter()
             .map(|d| match d.kind {
                 DevKind::Loop { .. } => 1,
-                DevKind::Daemon { queue_depth, .. } => queue_depth as usize,
+                DevKind::Daemon { threads, .. } => threads as usize,
                 _ => 0,
             })
             .sum();

@@ -48,6 +48,8 @@ pub(super) struct Compiler<'a> {
     pub(super) fs_ctx: Vec<FsCtx>,
     /// Pages the task being compiled has dirtied per fs since its last fsync.
     pub(super) pending: Vec<u16>,
+    /// The backing fs of the daemon whose serve program is being compiled.
+    pub(super) serving_fs: Option<u8>,
     pub(super) err: Option<String>,
 }
 
@@ -141,7 +143,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn stmts(
+    pub(super) fn stmts(
         &mut self,
         prog: &[Stmt],
         task_fs: Option<u8>,
@@ -221,6 +223,28 @@ impl Compiler<'_> {
                     }
                 }
                 // Before v5.6 the prctl fails with -EINVAL: nothing changes.
+                // The request's pages (0: as many as the bio carries) to the
+                // backing file, as a server: mapping-nofs and rwf-nofsreclaim
+                // see it.
+                Stmt::Pwrite => {
+                    if let Some(f) = self.serving_fs {
+                        self.file_write(f, 0, true, depth);
+                    }
+                }
+                Stmt::Send { pages } => {
+                    let s = self.site(
+                        Gfp::KERNEL,
+                        *pages,
+                        0,
+                        Dest::Held,
+                        SiteKind::Kmalloc,
+                        None,
+                        false,
+                        false,
+                    );
+                    self.push_alloc(s);
+                    self.ops.push(Op::Free(*pages));
+                }
                 Stmt::PrctlIoFlusher if self.sc.io_flusher_prctl => self.ops.push(Op::Prctl),
                 Stmt::PrctlIoFlusher => {}
                 Stmt::Repeat { n, body } => {
@@ -400,6 +424,7 @@ impl Sim {
             sites: Vec::new(),
             fs_ctx: fs_ctx.clone(),
             pending: vec![0; sc.fss.len()],
+            serving_fs: None,
             err: None,
         };
         let mut tasks = Vec::new();

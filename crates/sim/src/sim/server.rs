@@ -4,7 +4,8 @@
 
 use super::compile::Compiler;
 use super::*;
-use crate::scenario::DevKind;
+use crate::program::Stmt;
+use crate::scenario::{DevKind, Scenario};
 
 impl Sim {
     /// Server task `t` takes the bio task `j` submitted.
@@ -47,38 +48,59 @@ impl Compiler<'_> {
                 read_pc: 0,
                 serve_locks: Vec::new(),
             };
-            let (fs, threads, kernel, base, name) = match &dev.kind {
+            let pwrite = [Stmt::Pwrite];
+            let (fs, threads, kernel, base, name, serve) = match &dev.kind {
                 DevKind::Loop { fs, noio, .. } => {
                     let base = if *noio { F_NOIO | F_LT } else { 0 };
-                    (*fs, 1, true, base, format!("{} worker", dev.name))
+                    (
+                        Some(*fs),
+                        1,
+                        true,
+                        base,
+                        format!("{} worker", dev.name),
+                        &pwrite[..],
+                    )
                 }
                 DevKind::Daemon {
                     fs,
-                    queue_depth,
+                    threads,
                     process,
                     io_flusher,
+                    serve,
                     ..
                 } => {
                     // prctl(PR_SET_IO_FLUSHER) at startup, inherited by its threads.
                     let base = if *io_flusher { F_NOIO | F_LT } else { 0 };
-                    (*fs, *queue_depth, false, base, process.clone())
+                    (*fs, *threads, false, base, process.clone(), &serve[..])
                 }
                 _ => {
                     devs.push(info);
                     continue;
                 }
             };
-            let f = fs as u8;
-            info.serve_locks = sc.fss[fs].write_locks.iter().map(|&l| l as u8).collect();
+            let mut locks = Vec::new();
+            serve_locks(sc, serve, fs, &mut locks);
+            info.serve_locks = locks;
+            // A write request: the serve program (default: pwrite of the
+            // backing file, `vfs_iter_write` for loop).
             info.write_pc = c.pc();
             let mut depth = 0;
-            c.file_write(f, 0, true, &mut depth);
+            c.serving_fs = fs.map(|f| f as u8);
+            c.pending.iter_mut().for_each(|p| *p = 0);
+            c.stmts(serve, None, &mut depth, 0, &mut Vec::new());
+            c.serving_fs = None;
             c.ops.push(Op::Complete);
+            // A read request: pread fills the backing file's page cache; a
+            // socket's reply arrives in skbs allocated in softirq
+            // (GFP_ATOMIC: no reclaim), so nothing to model.
             info.read_pc = c.pc();
-            let gfp = sc.fss[fs].write_gfp;
-            let site = c.page_cache_site(gfp, 0, f, true);
-            let scope = policy.file_io_scope(true);
-            c.scoped(scope, &mut depth, |c, _| c.push_alloc(site));
+            if let Some(fs) = fs {
+                let f = fs as u8;
+                let gfp = sc.fss[fs].write_gfp;
+                let site = c.page_cache_site(gfp, 0, f, true);
+                let scope = policy.file_io_scope(true);
+                c.scoped(scope, &mut depth, |c, _| c.push_alloc(site));
+            }
             c.ops.push(Op::Complete);
             let flags = task_to_flags(policy.server_flags(flags_to_task(base)));
             for i in 0..threads {
@@ -93,5 +115,27 @@ impl Compiler<'_> {
             devs.push(info);
         }
         (devs, server_tasks)
+    }
+}
+
+/// Locks a served request takes: its program's `lock`s and the write locks
+/// of the files it writes (the dependency policies ask who holds them).
+fn serve_locks(sc: &Scenario, prog: &[Stmt], fs: Option<usize>, out: &mut Vec<u8>) {
+    for s in prog {
+        let add: Vec<usize> = match s {
+            Stmt::Lock(l) => vec![*l],
+            Stmt::Pwrite => fs.map_or(vec![], |f| sc.fss[f].write_locks.clone()),
+            Stmt::Write { fs, .. } => sc.fss[*fs].write_locks.clone(),
+            Stmt::Repeat { body, .. } => {
+                serve_locks(sc, body, fs, out);
+                vec![]
+            }
+            _ => vec![],
+        };
+        for l in add {
+            if !out.contains(&(l as u8)) {
+                out.push(l as u8);
+            }
+        }
     }
 }
