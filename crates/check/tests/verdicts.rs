@@ -331,3 +331,100 @@ fn s2_is_safe_when_tcmu_runner_is_an_io_flusher() {
         &["baseline"],
     );
 }
+
+// ---- nbd-socket: XFS on nbd0 served by a userspace NBD server (rbd-nbd)
+// that forwards requests over TCP; the PR_SET_IO_FLUSHER changelog's story.
+
+/// The server's `sendmsg` allocates skbs with `sk->sk_allocation`, which
+/// `sock_init_data` sets to GFP_KERNEL, outside any filesystem: direct
+/// reclaim reaches the XFS superblock shrinker, whose dirty inode goes to
+/// nbd0, served only by the allocating thread. Policies that narrow NOFS
+/// contexts (merged, swap-only-io), superblock contexts (sb-context: the
+/// allocation has none), page cache of a lower fs (mapping-nofs), file
+/// reads/writes (vfs-nofs, rwf-nofsreclaim) or bios (bio-context: no bio
+/// reaches userspace) do not touch it: deadlock.
+#[test]
+fn nbd_socket_deadlocks_unless_the_server_is_an_io_flusher() {
+    assert_verdicts(
+        "nbd-socket",
+        &[],
+        "deadlock",
+        &[
+            "baseline",
+            "merged",
+            "swap-only-io",
+            "sb-context",
+            "mapping-nofs",
+            "vfs-nofs",
+            "rwf-nofsreclaim",
+            "bio-context",
+        ],
+    );
+    // PR_SET_IO_FLUSHER: every allocation of the server is NOIO and
+    // `super_cache_scan` returns SHRINK_STOP; dependency-aware skips the
+    // superblock whose bio needs the allocating thread.
+    assert_verdicts(
+        "nbd-socket",
+        &[],
+        "safe",
+        &["io-flusher", "dependency-aware"],
+    );
+    // The server calling the prctl itself: safe from v5.6 (8d19f1c8e193).
+    assert_verdicts(
+        "nbd-socket",
+        &[("nbd0.io_flusher", "true")],
+        "safe",
+        &["baseline"],
+    );
+    // Two handler threads: one can serve the inode write the other's
+    // reclaim waits for, until both are in reclaim: still a deadlock.
+    assert_verdicts(
+        "nbd-socket",
+        &[("nbd0.threads", "2")],
+        "deadlock",
+        &["baseline"],
+    );
+}
+
+// ---- fuse-anon: XFS on loop0 over an image on a write-through FUSE mount;
+// the FUSE daemon faults in anonymous memory while serving.
+
+/// The loop worker's write to the FUSE file waits for FUSE_WRITE's reply
+/// (`fuse_send_write_pages`); the daemon's anonymous fault allocates
+/// GFP_HIGHUSER_MOVABLE in no filesystem context and reclaim enters the XFS
+/// superblock shrinker, whose inode write needs loop0's worker: a cycle
+/// through two servers. Only a fix that covers every allocation of the
+/// daemon (io-flusher) or looks at the dependency (dependency-aware) helps;
+/// the file-I/O fixes cover its pwrite, which comes after the fault.
+#[test]
+fn fuse_anon_needs_a_task_wide_context() {
+    assert_verdicts(
+        "fuse-anon",
+        &[],
+        "deadlock",
+        &[
+            "baseline",
+            "merged",
+            "swap-only-io",
+            "sb-context",
+            "mapping-nofs",
+            "vfs-nofs",
+            "rwf-nofsreclaim",
+            "bio-context",
+        ],
+    );
+    assert_verdicts(
+        "fuse-anon",
+        &[],
+        "safe",
+        &["io-flusher", "dependency-aware"],
+    );
+    // With writeback_cache the loop worker's write only dirties FUSE page
+    // cache and returns: the cycle is gone.
+    assert_verdicts(
+        "fuse-anon",
+        &[("fusefs.write_through", "false")],
+        "safe",
+        &["baseline"],
+    );
+}

@@ -200,6 +200,9 @@ struct RawFs {
     #[serde(default)]
     shrinker_locks: Vec<Spanned<String>>,
     write_gfp: Option<Spanned<String>>,
+    /// A write waits for the device (FUSE without writeback_cache).
+    #[serde(default)]
+    write_through: bool,
 }
 
 #[derive(Deserialize)]
@@ -315,6 +318,10 @@ pub struct Fs {
     pub shrinker_locks: Vec<usize>,
     /// The mask page-cache allocations of a write use.
     pub write_gfp: Gfp,
+    /// A buffered write sends the data to the fs's device and waits, its
+    /// pages staying clean: FUSE without `writeback_cache`
+    /// (`fuse_perform_write` -> `fuse_send_write_pages` waits for the reply).
+    pub write_through: bool,
 }
 
 /// A dm-bufio client.
@@ -799,6 +806,7 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
                 .map(lock_ref)
                 .collect::<Result<_, _>>()?,
             write_gfp,
+            write_through: f.write_through,
         });
     }
     let mut bufios = Vec::new();

@@ -230,6 +230,7 @@ impl Scenario {
                 "dirty" => f.dirty = num(u16::MAX as u32)? as u16,
                 "inodes" => f.inodes = num(u16::MAX as u32)? as u16,
                 "dirty_inodes" => f.dirty_inodes = num(u16::MAX as u32)? as u16,
+                "write_through" => f.write_through = boolean()?,
                 "write_gfp" => {
                     f.write_gfp =
                         parse_gfp(value).map_err(|(s, m)| err(vpos + s.start, s.len(), m))?

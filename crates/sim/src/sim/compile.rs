@@ -273,12 +273,17 @@ impl Compiler<'_> {
         let fs = &self.sc.fss[f as usize];
         let locks: Vec<u8> = fs.write_locks.iter().map(|&l| l as u8).collect();
         let gfp = fs.write_gfp;
+        let through = fs.write_through.then_some(fs.dev as u8);
         let scope = self.policy.file_io_scope(server);
         let site = self.site(
             gfp,
             pages,
             0,
-            Dest::Dirty(f),
+            if through.is_some() {
+                Dest::Clean(f)
+            } else {
+                Dest::Dirty(f)
+            },
             SiteKind::PageCache(f),
             Some(f),
             server,
@@ -302,6 +307,15 @@ impl Compiler<'_> {
             }
             for &l in locks.iter().rev() {
                 c.ops.push(Op::Unlock(l));
+            }
+            // Write-through: the request goes to the fs's device and the
+            // write returns when it completes.
+            if let Some(dev) = through {
+                c.ops.push(Op::Submit {
+                    dev,
+                    write: true,
+                    pages: pages.max(1),
+                });
             }
         });
     }
