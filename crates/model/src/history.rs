@@ -150,6 +150,8 @@ pub enum FactId {
     KvmallocAnyGfp,
     Jbd2HandleNofs,
     XfsTransNofs,
+    XfsReclaimNonblocking,
+    XfsInodegc,
 }
 
 /// Every history fact `--kernel` applies, oldest first.
@@ -206,6 +208,22 @@ pub const FACTS: &[Fact] = &[
         since: KernelVersion::new(5, 3),
         // Cc: stable; 5.2.9 (2019-08-16).
         stable: &[KernelVersion::point(5, 2, 9)],
+    },
+    Fact {
+        id: FactId::XfsReclaimNonblocking,
+        what: "XFS inode reclaim skips dirty inodes and pushes the AIL instead of writing inode clusters and waiting (\"xfs: remove IO submission from xfs_reclaim_inode()\", in \"[PATCH 00/30] xfs: rework inode flushing to make inode reclaim fully asynchronous\", linux-xfs, 2020-06-04)",
+        commit: "617825fe3489",
+        file: "fs/xfs/xfs_icache.c",
+        since: KernelVersion::new(5, 9),
+        stable: &[],
+    },
+    Fact {
+        id: FactId::XfsInodegc,
+        what: "XFS inactivates unlinked inodes in background inodegc workers, not in eviction from reclaim (\"xfs: per-cpu deferred inode inactivation queues\")",
+        commit: "ab23a7768739",
+        file: "fs/xfs/xfs_icache.c",
+        since: KernelVersion::new(5, 14),
+        stable: &[],
     },
     Fact {
         id: FactId::IoFlusherPrctl,
@@ -362,6 +380,35 @@ pub struct KernelParams {
     /// A jbd2 handle / an XFS transaction is a NOFS scope (v4.12).
     pub jbd2_handle_nofs: bool,
     pub xfs_trans_nofs: bool,
+    /// How XFS's `super_cache_scan` -> `xfs_reclaim_inodes_nr` treats a
+    /// dirty inode: writes its cluster and waits (before v5.9), or skips it.
+    pub xfs_inode_reclaim: InodeReclaim,
+    /// XFS evicting an unlinked inode from reclaim inactivates it there
+    /// (`xfs_inactive`: a transaction, log space) before v5.14.
+    pub xfs_inactivate_in_reclaim: bool,
+}
+
+/// What a superblock shrinker does with a dirty inode.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InodeReclaim {
+    /// Writes it back to the fs's device and waits, then frees it (XFS
+    /// before v5.9: `xfs_reclaim_inodes_ag(SYNC_WAIT)` -> `xfs_iflush`).
+    WriteAndWait,
+    /// Leaves it for background writeback and frees only clean inodes
+    /// (XFS from v5.9; the VFS inode LRU of ext4 and btrfs, whose dirty
+    /// inodes the flusher writes).
+    SkipDirty,
+}
+
+impl InodeReclaim {
+    pub fn parse(s: &str) -> Option<InodeReclaim> {
+        match s {
+            "write-and-wait" => Some(InodeReclaim::WriteAndWait),
+            "skip-dirty" => Some(InodeReclaim::SkipDirty),
+            _ => None,
+        }
+    }
 }
 
 impl KernelParams {
@@ -409,6 +456,12 @@ impl KernelParams {
             io_flusher_prctl: at(FactId::IoFlusherPrctl),
             jbd2_handle_nofs: at(FactId::Jbd2HandleNofs),
             xfs_trans_nofs: at(FactId::XfsTransNofs),
+            xfs_inode_reclaim: if at(FactId::XfsReclaimNonblocking) {
+                InodeReclaim::SkipDirty
+            } else {
+                InodeReclaim::WriteAndWait
+            },
+            xfs_inactivate_in_reclaim: !at(FactId::XfsInodegc),
         }
     }
 }

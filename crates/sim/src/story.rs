@@ -279,7 +279,7 @@ impl Sim {
                         .collect();
                     let _ = write!(s, " under {}", names.join(", "));
                 }
-                if w.fs[f as usize].dirty_inodes > 0 {
+                if w.fs[f as usize].dirty_inodes > 0 && self.sb_writes(f as usize) {
                     let _ = write!(
                         s,
                         " and writes dirty inodes to {}",

@@ -316,3 +316,46 @@ fn the_write_path_allocates_before_the_handle() {
         "{story:#?}"
     );
 }
+
+/// XFS inode reclaim by release. Before v5.9 `super_cache_scan` ->
+/// `xfs_reclaim_inodes_nr` reclaimed with SYNC_WAIT: a dirty inode's
+/// cluster was written (`xfs_iflush`) and waited for, so S2's tcmu-runner
+/// waited for a bio only it could serve. From v5.9 (617825fe3489)
+/// `xfs_reclaim_inode` skips an inode that is not clean (`!xfs_inode_clean`
+/// -> `out_clear_flush`, fs/xfs/xfs_icache.c in 6.1) and
+/// `xfs_reclaim_inodes_nr` only pushes the AIL: reclaim frees the clean
+/// inode and ext4's clean cache, and the stack is safe.
+#[test]
+fn xfs_inode_reclaim_stops_waiting_in_v5_9() {
+    for (k, want) in [("5.8", "deadlock"), ("5.9", "safe"), ("6.12", "safe")] {
+        let sc = shipped_with("s2-tcmu-zoned.toml", k, &[]);
+        assert_eq!(verdict(&sc, "baseline"), want, "S2 on {k}");
+    }
+    // The same choice by hand, and an ext4 filesystem is not changed by
+    // --kernel (its dirty inodes were never written by reclaim; what the
+    // scenario declares stands).
+    let mut sc = scenario("s2-tcmu-zoned.toml");
+    sc.set("xfs.inode_reclaim", "skip-dirty").unwrap();
+    assert_eq!(verdict(&sc, "baseline"), "safe");
+    let sc = shipped_with("s2-tcmu-zoned.toml", "6.1", &[]);
+    let ext4 = sc.fss.iter().find(|f| f.name == "ext4").unwrap();
+    assert_eq!(
+        ext4.inode_reclaim,
+        reclaimscope_model::history::InodeReclaim::WriteAndWait
+    );
+}
+
+/// XFS inactivation by release. S4's transaction-holding task reaches its
+/// own superblock shrinker through vmalloc's GFP_KERNEL page tables (legacy
+/// until v5.17). Before v5.14 evicting an unlinked inode ran `xfs_inactive`
+/// in reclaim and needed the log the task holds; from v5.14 (ab23a7768739)
+/// eviction queues the inode for the inodegc workers and takes nothing:
+/// 5.13 deadlocks, 5.14 is safe although its vmalloc is still legacy.
+#[test]
+fn xfs_inactivation_leaves_reclaim_in_v5_14() {
+    let v = |k| verdict(&shipped_with("s4-vmalloc-nofs.toml", k, &[]), "baseline");
+    assert_eq!(v("5.13"), "deadlock");
+    assert_eq!(v("5.14"), "safe");
+    let sc = shipped_with("s4-vmalloc-nofs.toml", "5.14", &[]);
+    assert_eq!(sc.vmalloc, reclaimscope_model::history::VmallocMode::Legacy);
+}

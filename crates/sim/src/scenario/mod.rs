@@ -9,7 +9,8 @@ mod set;
 mod validate;
 
 use reclaimscope_model::history::{
-    self, BufioAlloc, FactId, KernelParams, KernelVersion, LockKind, Release, VmallocMode,
+    self, BufioAlloc, FactId, InodeReclaim, KernelParams, KernelVersion, LockKind, Release,
+    VmallocMode,
 };
 use reclaimscope_model::reclaim::BufioGate;
 use reclaimscope_model::task::Scope;
@@ -203,6 +204,10 @@ struct RawFs {
     /// A write waits for the device (FUSE without writeback_cache).
     #[serde(default)]
     write_through: bool,
+    /// `write-and-wait` (default) or `skip-dirty`.
+    inode_reclaim: Option<Spanned<String>>,
+    /// Evicting an inode from reclaim takes `shrinker_locks` (default true).
+    inactivate_in_reclaim: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -322,6 +327,13 @@ pub struct Fs {
     /// pages staying clean: FUSE without `writeback_cache`
     /// (`fuse_perform_write` -> `fuse_send_write_pages` waits for the reply).
     pub write_through: bool,
+    /// What the superblock shrinker does with a dirty inode (`--kernel`
+    /// sets it for XFS: write and wait before v5.9).
+    pub inode_reclaim: InodeReclaim,
+    /// Evicting an inode from reclaim does work that takes `shrinker_locks`
+    /// (XFS inactivation before v5.14, ext4's jbd2 handle for an unlinked
+    /// inode); false: that work is deferred to a worker.
+    pub inactivate_in_reclaim: bool,
 }
 
 /// A dm-bufio client.
@@ -807,6 +819,19 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
                 .collect::<Result<_, _>>()?,
             write_gfp,
             write_through: f.write_through,
+            inode_reclaim: match &f.inode_reclaim {
+                None => InodeReclaim::WriteAndWait,
+                Some(r) => InodeReclaim::parse(r.get_ref()).ok_or_else(|| {
+                    e.at(
+                        r.span(),
+                        format!(
+                            "unknown inode_reclaim `{}`; known: write-and-wait, skip-dirty",
+                            r.get_ref()
+                        ),
+                    )
+                })?,
+            },
+            inactivate_in_reclaim: f.inactivate_in_reclaim.unwrap_or(true),
         });
     }
     let mut bufios = Vec::new();

@@ -58,6 +58,12 @@ impl Scenario {
         for (l, k) in self.lock_kinds.iter().enumerate() {
             self.lock_nofs[l] = p.lock_nofs(*k);
         }
+        for f in &mut self.fss {
+            if f.fstype == "xfs" {
+                f.inode_reclaim = p.xfs_inode_reclaim;
+                f.inactivate_in_reclaim = p.xfs_inactivate_in_reclaim;
+            }
+        }
     }
 
     /// The CLI's `--kernel X.Y` then every `--set KEY=VALUE`, in order:
@@ -231,6 +237,11 @@ impl Scenario {
                 "inodes" => f.inodes = num(u16::MAX as u32)? as u16,
                 "dirty_inodes" => f.dirty_inodes = num(u16::MAX as u32)? as u16,
                 "write_through" => f.write_through = boolean()?,
+                "inode_reclaim" => {
+                    f.inode_reclaim = InodeReclaim::parse(value)
+                        .ok_or_else(|| bad_value("write-and-wait or skip-dirty"))?
+                }
+                "inactivate_in_reclaim" => f.inactivate_in_reclaim = boolean()?,
                 "write_gfp" => {
                     f.write_gfp =
                         parse_gfp(value).map_err(|(s, m)| err(vpos + s.start, s.len(), m))?

@@ -558,7 +558,13 @@ impl Sim {
             push(SrcKind::Anon, SourceKind::Anon, None, vec![], io);
         }
         for (f, fs) in sc.fss.iter().enumerate() {
-            let locks = fs.shrinker_locks.iter().map(|&l| l as u8).collect();
+            // Eviction work that needs the fs's locks, unless deferred to a
+            // worker (XFS inodegc from v5.14).
+            let locks = if fs.inactivate_in_reclaim {
+                fs.shrinker_locks.iter().map(|&l| l as u8).collect()
+            } else {
+                vec![]
+            };
             push(
                 SrcKind::Sb(f as u8),
                 SourceKind::SuperBlock,

@@ -98,7 +98,9 @@ impl Deps for WorldDeps<'_> {
         let needs_io = match info.kind {
             SrcKind::Clean(_) => false,
             SrcKind::Anon => true,
-            SrcKind::Sb(f) => self.w.fs[f as usize].dirty_inodes > 0,
+            SrcKind::Sb(f) => {
+                self.sim.sb_writes(f as usize) && self.w.fs[f as usize].dirty_inodes > 0
+            }
             SrcKind::Bufio(b) => self.w.bufio[b as usize].dirty > 0,
         };
         needs_io

@@ -3,9 +3,27 @@
 //! freed.
 
 use super::*;
+use reclaimscope_model::history::InodeReclaim;
 use reclaimscope_model::reclaim::LockMode;
 
 impl Sim {
+    /// The superblock shrinker of `f` writes dirty inodes and waits
+    /// (`InodeReclaim::WriteAndWait`: XFS before v5.9).
+    pub(crate) fn sb_writes(&self, f: usize) -> bool {
+        self.sc.fss[f].inode_reclaim == InodeReclaim::WriteAndWait
+    }
+
+    /// Inodes the superblock shrinker of `f` can free now: all of them if
+    /// it writes dirty ones back first, else the clean ones.
+    pub(crate) fn sb_freeable(&self, w: &World, f: usize) -> u16 {
+        let fs = &w.fs[f];
+        if self.sb_writes(f) {
+            fs.inodes
+        } else {
+            fs.inodes - fs.dirty_inodes
+        }
+    }
+
     /// `touch` for an interned context: the cached answer when the policy's
     /// answer does not depend on the world.
     pub(crate) fn touch_c(&self, w: &World, t: usize, cid: u16, s: usize) -> Option<Reclaim> {
@@ -30,7 +48,7 @@ impl Sim {
             (SrcKind::Anon, Reclaim::SwapOut) => {
                 w.anon > 0 && w.swap_free > 0 && self.srcs[s].io_dev.is_some()
             }
-            (SrcKind::Sb(f), Reclaim::PruneSuperBlock) => w.fs[f as usize].inodes > 0,
+            (SrcKind::Sb(f), Reclaim::PruneSuperBlock) => self.sb_freeable(w, f as usize) > 0,
             (SrcKind::Bufio(b), Reclaim::Bufio { lock, write_dirty }) => {
                 let bs = &w.bufio[b as usize];
                 let lock_ok =
@@ -50,7 +68,7 @@ impl Sim {
         match self.srcs[s].kind {
             SrcKind::Clean(f) => w.fs[f as usize].clean,
             SrcKind::Anon => w.anon.min(w.swap_free),
-            SrcKind::Sb(f) => w.fs[f as usize].inodes,
+            SrcKind::Sb(f) => self.sb_freeable(w, f as usize),
             SrcKind::Bufio(b) => {
                 let bs = &w.bufio[b as usize];
                 match r {
@@ -130,7 +148,10 @@ impl Sim {
         let io = match info.kind {
             SrcKind::Clean(_) => None,
             SrcKind::Anon => Some(n.anon.min(n.swap_free).min(batch)),
-            SrcKind::Sb(f) => Some(n.fs[f as usize].dirty_inodes.min(batch)).filter(|&p| p > 0),
+            SrcKind::Sb(f) if self.sb_writes(f as usize) => {
+                Some(n.fs[f as usize].dirty_inodes.min(batch)).filter(|&p| p > 0)
+            }
+            SrcKind::Sb(_) => None,
             SrcKind::Bufio(b) => {
                 let d = n.bufio[b as usize].dirty as u16;
                 (n.tasks[t].bits & B_WRITE != 0 && d > 0).then_some(d)
@@ -167,12 +188,19 @@ impl Sim {
                 n.swap_free -= k;
                 k
             }
-            SrcKind::Sb(f) => {
+            SrcKind::Sb(f) if self.sb_writes(f as usize) => {
                 let fs = &mut n.fs[f as usize];
                 fs.dirty_inodes = fs.dirty_inodes.saturating_sub(written);
                 let k = fs.inodes.min(batch);
                 fs.inodes -= k;
                 fs.dirty_inodes = fs.dirty_inodes.min(fs.inodes);
+                k
+            }
+            // Dirty inodes are skipped: only clean ones are freed.
+            SrcKind::Sb(f) => {
+                let fs = &mut n.fs[f as usize];
+                let k = (fs.inodes - fs.dirty_inodes).min(batch);
+                fs.inodes -= k;
                 k
             }
             SrcKind::Bufio(b) => {
