@@ -157,22 +157,6 @@ pub enum FactId {
 /// Every history fact `--kernel` applies, oldest first.
 pub const FACTS: &[Fact] = &[
     Fact {
-        id: FactId::XfsTransNofs,
-        what: "an XFS transaction is a NOFS scope (xfs_trans_set_context: memalloc_nofs_save; \"xfs: abstract PF_FSTRANS to PF_MEMALLOC_NOFS\")",
-        commit: "9070733b4efa",
-        file: "fs/xfs/xfs_trans.h",
-        since: KernelVersion::new(4, 12),
-        stable: &[],
-    },
-    Fact {
-        id: FactId::Jbd2HandleNofs,
-        what: "a running jbd2 handle is a NOFS scope (start_this_handle: memalloc_nofs_save; \"jbd2: mark the transaction context with the scope GFP_NOFS context\")",
-        commit: "81378da64de6",
-        file: "fs/jbd2/transaction.c",
-        since: KernelVersion::new(4, 12),
-        stable: &[],
-    },
-    Fact {
         id: FactId::BufioGateFs,
         what: "dm-bufio's shrinker takes its lock and writes dirty buffers only with __GFP_FS (was __GFP_IO)",
         commit: "9d28eb12447e",
@@ -186,6 +170,22 @@ pub const FACTS: &[Fact] = &[
         commit: "9ea61cac0b1a",
         file: "drivers/md/dm-bufio.c",
         since: KernelVersion::new(4, 10),
+        stable: &[],
+    },
+    Fact {
+        id: FactId::XfsTransNofs,
+        what: "an XFS transaction is a NOFS scope (xfs_trans_set_context: memalloc_nofs_save; \"xfs: abstract PF_FSTRANS to PF_MEMALLOC_NOFS\")",
+        commit: "9070733b4efa",
+        file: "fs/xfs/xfs_trans.h",
+        since: KernelVersion::new(4, 12),
+        stable: &[],
+    },
+    Fact {
+        id: FactId::Jbd2HandleNofs,
+        what: "a running jbd2 handle is a NOFS scope (start_this_handle: memalloc_nofs_save; \"jbd2: mark the transaction context with the scope GFP_NOFS context\")",
+        commit: "81378da64de6",
+        file: "fs/jbd2/transaction.c",
+        since: KernelVersion::new(4, 12),
         stable: &[],
     },
     Fact {
@@ -210,22 +210,6 @@ pub const FACTS: &[Fact] = &[
         stable: &[KernelVersion::point(5, 2, 9)],
     },
     Fact {
-        id: FactId::XfsReclaimNonblocking,
-        what: "XFS inode reclaim skips dirty inodes and pushes the AIL instead of writing inode clusters and waiting (\"xfs: remove IO submission from xfs_reclaim_inode()\", in \"[PATCH 00/30] xfs: rework inode flushing to make inode reclaim fully asynchronous\", linux-xfs, 2020-06-04)",
-        commit: "617825fe3489",
-        file: "fs/xfs/xfs_icache.c",
-        since: KernelVersion::new(5, 9),
-        stable: &[],
-    },
-    Fact {
-        id: FactId::XfsInodegc,
-        what: "XFS inactivates unlinked inodes in background inodegc workers, not in eviction from reclaim (\"xfs: per-cpu deferred inode inactivation queues\")",
-        commit: "ab23a7768739",
-        file: "fs/xfs/xfs_icache.c",
-        since: KernelVersion::new(5, 14),
-        stable: &[],
-    },
-    Fact {
         id: FactId::IoFlusherPrctl,
         what: "prctl(PR_SET_IO_FLUSHER) exists (before it, the call fails with -EINVAL)",
         commit: "8d19f1c8e193",
@@ -239,6 +223,22 @@ pub const FACTS: &[Fact] = &[
         commit: "70704c33db84",
         file: "drivers/md/dm-bufio.c",
         since: KernelVersion::new(5, 8),
+        stable: &[],
+    },
+    Fact {
+        id: FactId::XfsReclaimNonblocking,
+        what: "XFS inode reclaim skips dirty inodes and pushes the AIL instead of writing inode clusters and waiting (\"xfs: remove IO submission from xfs_reclaim_inode()\", in \"[PATCH 00/30] xfs: rework inode flushing to make inode reclaim fully asynchronous\", linux-xfs, 2020-06-04)",
+        commit: "617825fe3489",
+        file: "fs/xfs/xfs_icache.c",
+        since: KernelVersion::new(5, 9),
+        stable: &[],
+    },
+    Fact {
+        id: FactId::XfsInodegc,
+        what: "XFS inactivates unlinked inodes in background inodegc workers, not in eviction from reclaim (\"xfs: per-cpu deferred inode inactivation queues\")",
+        commit: "ab23a7768739",
+        file: "fs/xfs/xfs_icache.c",
+        since: KernelVersion::new(5, 14),
         stable: &[],
     },
     Fact {
@@ -552,7 +552,11 @@ mod tests {
         );
         assert_eq!(
             f("5.10", "6.1"),
-            vec![FactId::VmallocScoped, FactId::KvmallocAnyGfp]
+            vec![
+                FactId::XfsInodegc,
+                FactId::VmallocScoped,
+                FactId::KvmallocAnyGfp
+            ]
         );
         assert!(f("6.1", "6.12").is_empty());
         assert_eq!(

@@ -197,10 +197,13 @@ fn s4_vmalloc_page_tables() {
     safe(&sim(
         &with("s4-vmalloc-nofs.toml", &["fs-task.scope=nofs"]),
         "baseline",
-    )); // 451769ebb7e7 landed in v5.17.
+    )); // 451769ebb7e7 landed in v5.17. From v5.14 XFS inactivates
+    // inodes in inodegc workers (ab23a7768739) and the shrinker takes no
+    // log: keep reclaim's inactivation to see the vmalloc fact alone.
     for (release, deadlock) in [("5.16", true), ("5.17", false)] {
         let mut sc = scenario("s4-vmalloc-nofs.toml");
-        sc.apply_overrides(Some(release), &[]).unwrap();
+        sc.apply_overrides(Some(release), &["x.inactivate_in_reclaim=true".into()])
+            .unwrap();
         let bad = matches!(explore(&sim(&sc, "baseline"), 10_000), Verdict::Bad { .. });
         assert_eq!(bad, deadlock, "--kernel {release}");
     }
