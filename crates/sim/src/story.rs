@@ -452,7 +452,7 @@ impl Sim {
                     self.dev_name(dev),
                     if io.ends_with("()") { "does " } else { "" },
                 );
-                // Seed 000's step 5: the server enters the lower filesystem
+                // "[PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-29)'s step 5: the server enters the lower filesystem
                 // and waits there for what the submitter holds.
                 if let Some((Resource::Lock { lock }, holders)) = self.blocked_on(&n, t) {
                     let who: Vec<&str> = holders

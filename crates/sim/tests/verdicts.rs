@@ -69,7 +69,7 @@ const S1_CYCLE: &[&str] = &["a-task", "bio@loop0", "loop0 worker", "a.journal"];
 /// The loop worker without PF_MEMALLOC_NOIO (before v5.3 / 5.2.9).
 const S1_CYCLE_NO_NOIO: &[&str] = &["a-task", "bio@loop0", "loop0 worker", "bufio.lock"];
 
-/// Seed 000: GFP_NOFS reclaim -> io-gated bufio shrinker writes to loop0 ->
+/// "[PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-29): GFP_NOFS reclaim -> io-gated bufio shrinker writes to loop0 ->
 /// loop worker writes the file on A -> A's journal, held by the allocator.
 #[test]
 fn s1_baseline_deadlock_reads_like_seed_000() {
@@ -139,7 +139,7 @@ fn s1_by_kernel_release() {
 
 const S2_CYCLE: &[&str] = &["tcmu-runner", "bio@tcmu0"];
 
-/// Seed 001: tcmu-runner's pwrite on ext4 reclaims XFS inodes whose
+/// "Re: [PATCH] ext4: Fix deadlock on page reclaim" (2019-07-30): tcmu-runner's pwrite on ext4 reclaims XFS inodes whose
 /// writeback needs tcmu-runner itself (QD=1).
 #[test]
 fn s2_tcmu_runner_waits_on_itself() {
@@ -161,7 +161,7 @@ fn s2_tcmu_runner_waits_on_itself() {
     }
 }
 
-/// Seed 001, loop variant: safe once the loop worker runs NOIO (v5.3).
+/// "Re: [PATCH] ext4: Fix deadlock on page reclaim" (2019-07-30), loop variant: safe once the loop worker runs NOIO (v5.3).
 #[test]
 fn s3_loop_worker_noio() {
     deadlocks(
@@ -177,7 +177,7 @@ fn s3_loop_worker_noio() {
     safe(&sim(&v53, "baseline"));
 }
 
-/// Seed 004: legacy __vmalloc page tables are GFP_KERNEL inside the transaction.
+/// "Re: [PATCH] vmalloc: respect the GFP_NOIO and GFP_NOFS flags" (2017-06-30): legacy __vmalloc page tables are GFP_KERNEL inside the transaction.
 #[test]
 fn s4_vmalloc_page_tables() {
     let story = deadlocks(

@@ -249,7 +249,7 @@ impl Sim {
             .sum()
     }
 
-    /// Pages the sources `t` may touch could give back (seed 003's "reach").
+    /// Pages the sources `t` may touch could give back (Dave Chinner's "Re: [PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-27)'s "reach").
     pub(crate) fn reach(&self, w: &World, t: usize, ctx: &ReclaimCtx) -> u16 {
         let cid = self.ctxs.iter().position(|c| c == ctx).unwrap_or(0) as u16;
         (0..self.srcs.len())
