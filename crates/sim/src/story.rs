@@ -219,7 +219,12 @@ impl Sim {
         let ctx = self.site_ctx(w, t, site).ctx;
         let call = match s.kind {
             SiteKind::Kmalloc if s.order > 0 => format!("alloc_pages(order {})", s.order),
+            // A user page fault allocates GFP_HIGHUSER_MOVABLE.
+            SiteKind::Kmalloc if s.gfp == reclaimscope_model::Gfp::HIGHUSER_MOVABLE => {
+                "anonymous page fault".to_string()
+            }
             SiteKind::Kmalloc => "kmalloc".to_string(),
+            SiteKind::Skb => "sendmsg skb".to_string(),
             SiteKind::PageCache(f) => format!("page cache on {}", self.sc.fss[f as usize].name),
             SiteKind::VmallocData => "__vmalloc data pages".into(),
             SiteKind::VmallocPt => "__vmalloc page tables".into(),

@@ -237,7 +237,7 @@ impl Compiler<'_> {
                         *pages,
                         0,
                         Dest::Held,
-                        SiteKind::Kmalloc,
+                        SiteKind::Skb,
                         None,
                         false,
                         false,

@@ -133,6 +133,8 @@ pub(crate) enum Dest {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum SiteKind {
     Kmalloc,
+    /// `tcp_sendmsg_locked` -> `tcp_stream_alloc_skb(sk->sk_allocation)`.
+    Skb,
     PageCache(u8),
     VmallocData,
     VmallocPt,
