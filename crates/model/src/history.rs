@@ -194,7 +194,9 @@ pub const FACTS: &[Fact] = &[
         commit: "bd293d071ffe",
         file: "drivers/md/dm-bufio.c",
         since: KernelVersion::new(5, 3),
-        // Cc: stable; 4.19.61 and 5.2.3 (stable releases of 2019-07-26).
+        // Cc: stable. "commit bd293d071ffe upstream." is the last change
+        // before the v4.19.61 tag; 5.2.3 is the 5.2.y release of the same
+        // stable batch (2019-07-26).
         stable: &[
             KernelVersion::point(5, 2, 3),
             KernelVersion::point(4, 19, 61),
