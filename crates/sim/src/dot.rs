@@ -30,8 +30,18 @@ pub fn stack_dot(sc: &Scenario) -> String {
             ),
             DevKind::Dm { target, .. } => ("box", format!("{}\\ndm-{target}", d.name)),
             DevKind::Daemon {
-                kind, queue_depth, ..
-            } => ("box", format!("{}\\n{kind} (QD={queue_depth})", d.name)),
+                kind,
+                queue_depth,
+                threads,
+                ..
+            } => (
+                "box",
+                if *threads == 1 {
+                    format!("{}\\n{kind} (QD={queue_depth})", d.name)
+                } else {
+                    format!("{}\\n{kind} (QD={queue_depth}, {threads} threads)", d.name)
+                },
+            ),
         };
         let _ = writeln!(
             s,
