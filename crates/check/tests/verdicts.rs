@@ -71,7 +71,7 @@ fn assert_verdicts(prefix: &str, sets: &[(&str, &str)], expected: &str, policies
     }
 }
 
-// ---- S1, seed 000: fs A's task holds A's journal and allocates GFP_NOFS;
+// ---- S1, "[PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-29): fs A's task holds A's journal and allocates GFP_NOFS;
 // dm-bufio holds dirty buffers on loop0, backed by a file on A.
 
 /// Baseline: GFP_NOFS keeps __GFP_IO, and the dm-bufio shrinker as first
@@ -109,7 +109,7 @@ fn s1_is_safe_when_the_shrinker_cannot_write_from_nofs() {
     );
 }
 
-/// The shortest counterexample reads as seed 000's five steps: the
+/// The shortest counterexample reads as "[PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-29)'s five steps: the
 /// filesystem's GFP_NOFS allocation, the dm-bufio shrinker writing back
 /// because __GFP_IO is set, the write to loop0, the loop worker entering the
 /// filesystem whose journal the first task holds.
@@ -140,7 +140,7 @@ fn s1_trace_is_seed_000s_story() {
     );
 }
 
-// ---- S2, seed 001: XFS on dm-zoned on a tcmu device served by tcmu-runner
+// ---- S2, "Re: [PATCH] ext4: Fix deadlock on page reclaim" (2019-07-30): XFS on dm-zoned on a tcmu device served by tcmu-runner
 // (QD=1) that pwrite()s a file on ext4; a writer dirties XFS.
 
 /// The flusher's XFS write reaches tcmu-runner, whose pwrite on ext4
@@ -181,7 +181,7 @@ fn s2_is_safe_when_the_daemon_cannot_reenter_xfs() {
     );
 }
 
-// ---- S3, seed 001's loop variant: XFS on loop on an ext4 file.
+// ---- S3, "Re: [PATCH] ext4: Fix deadlock on page reclaim" (2019-07-30)'s loop variant: XFS on loop on an ext4 file.
 
 /// Before v5.3 the loop worker ran without PF_MEMALLOC_NOIO: its page-cache
 /// allocation on ext4 may enter XFS's superblock shrinker, which writes an
@@ -194,7 +194,7 @@ fn s3_deadlocks_only_without_a_noio_loop_worker() {
     assert_verdicts("s3", &[("loop.noio", "true")], "safe", &["baseline"]);
 }
 
-// ---- S4, seed 004: a task in a transaction (holds the journal) calls
+// ---- S4, "Re: [PATCH] vmalloc: respect the GFP_NOIO and GFP_NOFS flags" (2017-06-30): a task in a transaction (holds the journal) calls
 // __vmalloc(GFP_NOFS).
 
 /// Before v5.17 __vmalloc allocated page tables with GFP_KERNEL whatever the
@@ -217,7 +217,7 @@ fn s4_deadlocks_with_legacy_vmalloc_page_tables_only() {
     assert_verdicts("s4", &[(key.as_str(), "nofs")], "safe", &["baseline"]);
 }
 
-// ---- S5, seed 002 and S6, seed 003: no deadlock under any policy.
+// ---- S5, "Re: dm bufio: Reduce dm_bufio_lock contention" (2018-06-18) and S6, Dave Chinner's "Re: [PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-27): no deadlock under any policy.
 
 /// dm-bufio allocations under dm_bufio_lock use GFP_NOIO | __GFP_NORETRY (or
 /// GFP_NOWAIT then GFP_NOIO after dropping the lock): NOIO keeps reclaim out
@@ -316,7 +316,7 @@ fn kswapd_loop_bufio_needs_a_noio_loop_worker() {
     assert_eq!(outcome(&v52, "baseline", true, 2).verdict, "deadlock");
 }
 
-/// Seed 001's prctl idea, as upstream shipped it (v5.6): tcmu-runner calls
+/// "Re: [PATCH] ext4: Fix deadlock on page reclaim" (2019-07-30)'s prctl idea, as upstream shipped it (v5.6): tcmu-runner calls
 /// PR_SET_IO_FLUSHER itself. Its pwrite's page-cache allocation then runs
 /// under PF_MEMALLOC_NOIO, current_gfp_context() clears __GFP_FS, and the
 /// XFS superblock shrinker returns SHRINK_STOP: safe under baseline, like
@@ -328,6 +328,103 @@ fn s2_is_safe_when_tcmu_runner_is_an_io_flusher() {
         "s2",
         &[("tcmu0.io_flusher", "false")],
         "deadlock",
+        &["baseline"],
+    );
+}
+
+// ---- nbd-socket: XFS on nbd0 served by a userspace NBD server (rbd-nbd)
+// that forwards requests over TCP; the PR_SET_IO_FLUSHER changelog's story.
+
+/// The server's `sendmsg` allocates skbs with `sk->sk_allocation`, which
+/// `sock_init_data` sets to GFP_KERNEL, outside any filesystem: direct
+/// reclaim reaches the XFS superblock shrinker, whose dirty inode goes to
+/// nbd0, served only by the allocating thread. Policies that narrow NOFS
+/// contexts (merged, swap-only-io), superblock contexts (sb-context: the
+/// allocation has none), page cache of a lower fs (mapping-nofs), file
+/// reads/writes (vfs-nofs, rwf-nofsreclaim) or bios (bio-context: no bio
+/// reaches userspace) do not touch it: deadlock.
+#[test]
+fn nbd_socket_deadlocks_unless_the_server_is_an_io_flusher() {
+    assert_verdicts(
+        "nbd-socket",
+        &[],
+        "deadlock",
+        &[
+            "baseline",
+            "merged",
+            "swap-only-io",
+            "sb-context",
+            "mapping-nofs",
+            "vfs-nofs",
+            "rwf-nofsreclaim",
+            "bio-context",
+        ],
+    );
+    // PR_SET_IO_FLUSHER: every allocation of the server is NOIO and
+    // `super_cache_scan` returns SHRINK_STOP; dependency-aware skips the
+    // superblock whose bio needs the allocating thread.
+    assert_verdicts(
+        "nbd-socket",
+        &[],
+        "safe",
+        &["io-flusher", "dependency-aware"],
+    );
+    // The server calling the prctl itself: safe from v5.6 (8d19f1c8e193).
+    assert_verdicts(
+        "nbd-socket",
+        &[("nbd0.io_flusher", "true")],
+        "safe",
+        &["baseline"],
+    );
+    // Two handler threads: one can serve the inode write the other's
+    // reclaim waits for, until both are in reclaim: still a deadlock.
+    assert_verdicts(
+        "nbd-socket",
+        &[("nbd0.threads", "2")],
+        "deadlock",
+        &["baseline"],
+    );
+}
+
+// ---- fuse-anon: XFS on loop0 over an image on a write-through FUSE mount;
+// the FUSE daemon faults in anonymous memory while serving.
+
+/// The loop worker's write to the FUSE file waits for FUSE_WRITE's reply
+/// (`fuse_send_write_pages`); the daemon's anonymous fault allocates
+/// GFP_HIGHUSER_MOVABLE in no filesystem context and reclaim enters the XFS
+/// superblock shrinker, whose inode write needs loop0's worker: a cycle
+/// through two servers. Only a fix that covers every allocation of the
+/// daemon (io-flusher) or looks at the dependency (dependency-aware) helps;
+/// the file-I/O fixes cover its pwrite, which comes after the fault.
+#[test]
+fn fuse_anon_needs_a_task_wide_context() {
+    assert_verdicts(
+        "fuse-anon",
+        &[],
+        "deadlock",
+        &[
+            "baseline",
+            "merged",
+            "swap-only-io",
+            "sb-context",
+            "mapping-nofs",
+            "vfs-nofs",
+            "rwf-nofsreclaim",
+            "bio-context",
+        ],
+    );
+    assert_verdicts(
+        "fuse-anon",
+        &[],
+        "safe",
+        &["io-flusher", "dependency-aware"],
+    );
+    // With writeback_cache the loop worker's write only dirties FUSE page
+    // cache and returns: the cycle is gone.
+    assert_verdicts(
+        "fuse-anon",
+        &[("fusefs.write_through", "false")],
+        "safe",
         &["baseline"],
     );
 }

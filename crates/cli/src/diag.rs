@@ -44,7 +44,15 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 /// run under `span` (byte offsets into `src`).
 pub fn render(origin: &str, src: &str, span: std::ops::Range<usize>, message: &str) -> String {
     let (line, col) = line_col(src, span.start);
-    let line_text = src.lines().nth(line - 1).unwrap_or("");
+    // Never echo raw control bytes (an ESC would drive the terminal): show
+    // each as its one-column Unicode control picture, so the caret still lines up.
+    let line_text: String = src
+        .lines()
+        .nth(line - 1)
+        .unwrap_or("")
+        .chars()
+        .map(control_picture)
+        .collect();
     let width = src
         .get(span.clone())
         .map_or(1, |s| s.lines().next().unwrap_or("").chars().count().max(1));
@@ -55,6 +63,17 @@ pub fn render(origin: &str, src: &str, span: std::ops::Range<usize>, message: &s
         spaces = " ".repeat(col - 1),
         carets = "^".repeat(width),
     )
+}
+
+/// U+2400.. "SYMBOL FOR NUL".. for C0 controls and U+2421 for DEL; other
+/// characters unchanged (tab stays a tab).
+fn control_picture(c: char) -> char {
+    match c {
+        '\t' => c,
+        '\0'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('?'),
+        '\u{7f}' => '\u{2421}',
+        _ => c,
+    }
 }
 
 #[cfg(test)]
@@ -72,5 +91,13 @@ mod tests {
         let out = render("<expr>", "GFP_KERNAL | x", 0..10, "unknown");
         assert!(out.ends_with("  | ^^^^^^^^^^"), "{out}");
         assert!(out.starts_with("<expr>:1:1: error: unknown"));
+    }
+
+    #[test]
+    fn control_bytes_are_not_echoed() {
+        let out = render("t.toml", "a # \u{1b}[31m x\n", 4..5, "control character");
+        assert!(!out.contains('\u{1b}'), "{out:?}");
+        assert!(out.contains("a # \u{241b}[31m x"), "{out}");
+        assert!(out.ends_with("  |     ^"), "{out}");
     }
 }

@@ -45,5 +45,9 @@ pub fn scenario(
         sc.apply_overrides(None, std::slice::from_ref(kv))
             .map_err(|e| scenario_error(kv, &e))?;
     }
+    // What --kernel changed in the scenario's meaning is said, not hidden.
+    for n in &sc.notes {
+        eprintln!("{origin}: note: {n}");
+    }
     Ok(sc)
 }

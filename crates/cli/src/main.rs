@@ -4,6 +4,7 @@
 
 mod cmd;
 mod diag;
+mod kernels;
 mod load;
 mod membudget;
 

@@ -44,49 +44,49 @@ pub const POLICIES: &[PolicyInfo] = &[
     PolicyInfo {
         kind: Some(PolicyKind::Merged),
         name: "merged",
-        source: "seed 000 (Mikulas)",
+        source: "Mikulas, \"[PATCH 0/6] Overhaul memalloc_no*\", 2020-06-29",
         rule: "a NOFS context also loses __GFP_IO",
     },
     PolicyInfo {
         kind: Some(PolicyKind::SwapOnlyIo),
         name: "swap-only-io",
-        source: "seed 000 (Mikulas)",
+        source: "Mikulas, \"[PATCH 0/6] Overhaul memalloc_no*\", 2020-06-29",
         rule: "a NOFS context may still do swap IO, no other IO",
     },
     PolicyInfo {
         kind: Some(PolicyKind::SbContext),
         name: "sb-context",
-        source: "seed 003 (Dave)",
+        source: "Dave Chinner, \"Re: [PATCH 0/6] Overhaul memalloc_no*\", 2020-06-27",
         rule: "reclaim knows the superblock and depth: other depth -> NOFS for that fs, other sb at same depth -> full reclaim, same sb -> the fs decides",
     },
     PolicyInfo {
         kind: Some(PolicyKind::MappingNofs),
         name: "mapping-nofs",
-        source: "seed 001 (ext4 patch)",
+        source: "\"[PATCH] ext4: Fix deadlock on page reclaim\", 2019-07-30",
         rule: "page-cache allocations on a lower fs's mappings drop __GFP_FS",
     },
     PolicyInfo {
         kind: Some(PolicyKind::VfsNofs),
         name: "vfs-nofs",
-        source: "seed 001 (big hammer)",
+        source: "\"Re: [PATCH] ext4: Fix deadlock on page reclaim\", 2019-07-30 (big hammer)",
         rule: "every file read/write runs in a NOFS scope",
     },
     PolicyInfo {
         kind: Some(PolicyKind::RwfNofsreclaim),
         name: "rwf-nofsreclaim",
-        source: "seed 001 (Damien)",
+        source: "Damien Le Moal, \"Re: [PATCH] ext4: Fix deadlock on page reclaim\", 2019-07-30",
         rule: "a task serving a block device passes a no-fs-reclaim flag on its reads/writes: NOFS for that call",
     },
     PolicyInfo {
         kind: Some(PolicyKind::IoFlusher),
         name: "io-flusher",
-        source: "seed 001 (prctl idea; upstream since 5.6)",
+        source: "\"Re: [PATCH] ext4: Fix deadlock on page reclaim\", 2019-07-30 (prctl idea; upstream since 5.6)",
         rule: "every task serving a block device has PR_SET_IO_FLUSHER: NOIO + local throttle",
     },
     PolicyInfo {
         kind: Some(PolicyKind::BioContext),
         name: "bio-context",
-        source: "seed 001 (Andreas)",
+        source: "Andreas, \"Re: [PATCH] ext4: Fix deadlock on page reclaim\", 2019-07-30",
         rule: "the submitter's scope travels with the bio to the kernel worker that serves it",
     },
     PolicyInfo {
@@ -169,7 +169,7 @@ impl Policy {
 
     /// Scope flags a kernel worker inherits from the submitter of the bio
     /// it serves. Userspace daemons read commands from a ring, not bios,
-    /// so nothing reaches them (seed 001: "there is no BIO to work with").
+    /// so nothing reaches them ("Re: [PATCH] ext4: Fix deadlock on page reclaim" (2019-07-30): "there is no BIO to work with").
     pub fn bio_inherited(self, submitter: TaskFlags, kernel_worker: bool) -> TaskFlags {
         if self.has(PolicyKind::BioContext) && kernel_worker {
             TaskFlags(submitter.0 & (TaskFlags::PF_MEMALLOC_NOFS.0 | TaskFlags::PF_MEMALLOC_NOIO.0))
@@ -182,6 +182,7 @@ impl Policy {
     pub fn reclaim_context(self, site: &AllocSite) -> ReclaimCtx {
         let task = site.task.union(site.bio_flags);
         let mut gfp = current_gfp_context(task, site.gfp);
+        let noio = !gfp.contains(Gfp::IO);
         if self.has(PolicyKind::MappingNofs) && site.page_cache_of_lower_fs {
             gfp = gfp.difference(Gfp::FS);
         }
@@ -198,6 +199,7 @@ impl Policy {
             gfp,
             shrinker_gfp,
             fs: site.fs,
+            noio,
         }
     }
 
@@ -224,7 +226,12 @@ impl Policy {
     }
 }
 
-/// Seed 003: Dave Chinner's per-superblock reclaim context.
+/// Dave Chinner's per-superblock reclaim context ("Re: [PATCH 0/6]
+/// Overhaul memalloc_no*", dm-devel, 2020-06-29): a NOFS context is
+/// refined by superblock and depth. A NOIO context is not a filesystem's
+/// statement about itself but the block layer's (`memalloc_noio_save()` in
+/// a driver's I/O path, `GFP_NOIO`): it keeps baseline reclaim, so
+/// `super_cache_scan()` still returns SHRINK_STOP without `__GFP_FS`.
 fn sb_context_touch(
     ctx: &ReclaimCtx,
     me: FsCtx,
@@ -232,6 +239,9 @@ fn sb_context_touch(
     src: &Source,
     deps: &dyn Deps,
 ) -> Reclaim {
+    if ctx.noio {
+        return reclaim::touch(ctx.shrinker_gfp, src.kind);
+    }
     if me.depth != it.depth {
         return reclaim::touch(ctx.shrinker_gfp.difference(Gfp::FS), src.kind);
     }
@@ -299,6 +309,10 @@ pub struct ReclaimCtx {
     /// The mask shrinkers see in `sc->gfp_mask`.
     pub shrinker_gfp: Gfp,
     pub fs: Option<FsCtx>,
+    /// The allocation itself forbids I/O (`memalloc_noio_save()` or a
+    /// `GFP_NOIO` mask), before any policy narrows it further. sb-context
+    /// refines NOFS contexts only: block-layer code that set NOIO must keep it.
+    pub noio: bool,
 }
 
 #[cfg(test)]
@@ -337,7 +351,7 @@ mod tests {
         assert_eq!(Policy::all().len(), POLICIES.len());
     }
 
-    /// Seed 000: baseline lets the io-gated bufio shrinker write back under
+    /// "[PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-29): baseline lets the io-gated bufio shrinker write back under
     /// GFP_NOFS; merged and swap-only-io stop it; swap-only-io still swaps.
     #[test]
     fn seed000_bufio_writeback_by_policy() {
@@ -371,7 +385,7 @@ mod tests {
         }
     }
 
-    /// Seed 003: from a NOFS context in fs 1 at depth 0, sb-context lets
+    /// Dave Chinner's "Re: [PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-27): from a NOFS context in fs 1 at depth 0, sb-context lets
     /// reclaim prune fs 2 at the same depth but not a fs one level up.
     #[test]
     fn sb_context_by_depth_and_superblock() {
@@ -405,11 +419,35 @@ mod tests {
                 .touch(&b, &other_same_depth, &NoDeps)
                 .allowed()
         );
-        // A GFP_KERNEL context in ext4 (depth 0) must not prune XFS above it (seed 001).
+        // A GFP_KERNEL context in ext4 (depth 0) must not prune XFS above it ("Re: [PATCH] ext4: Fix deadlock on page reclaim" (2019-07-30)).
         let mut k = site(Gfp::KERNEL);
         k.fs = Some(FsCtx { sb: 1, depth: 0 });
         let kctx = p.reclaim_context(&k);
         assert!(!p.touch(&kctx, &upper, &NoDeps).allowed());
+    }
+
+    /// A NOIO scope survives sb-context: `super_cache_scan()` returns
+    /// SHRINK_STOP without `__GFP_FS`, and nothing may add it back to an
+    /// allocation made inside `memalloc_noio_save()` (or with GFP_NOIO).
+    #[test]
+    fn sb_context_keeps_noio() {
+        let p = Policy::of(PolicyKind::SbContext);
+        let same = src(SourceKind::SuperBlock, Some(FsCtx { sb: 1, depth: 0 }));
+        let other = src(SourceKind::SuperBlock, Some(FsCtx { sb: 2, depth: 0 }));
+        let mut s = site(Gfp::KERNEL);
+        s.task = TaskFlags::PF_MEMALLOC_NOIO;
+        s.fs = Some(FsCtx { sb: 1, depth: 0 });
+        let ctx = p.reclaim_context(&s);
+        assert!(ctx.noio);
+        assert!(!p.touch(&ctx, &same, &NoDeps).allowed());
+        assert!(!p.touch(&ctx, &other, &NoDeps).allowed());
+        let mut g = site(Gfp::NOIO);
+        g.fs = Some(FsCtx { sb: 1, depth: 0 });
+        assert!(!p.touch(&p.reclaim_context(&g), &same, &NoDeps).allowed());
+        // The NOFS context it was designed for is still refined.
+        let mut n = site(Gfp::NOFS);
+        n.fs = Some(FsCtx { sb: 1, depth: 0 });
+        assert!(p.touch(&p.reclaim_context(&n), &same, &NoDeps).allowed());
     }
 
     #[test]

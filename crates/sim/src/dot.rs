@@ -30,8 +30,18 @@ pub fn stack_dot(sc: &Scenario) -> String {
             ),
             DevKind::Dm { target, .. } => ("box", format!("{}\\ndm-{target}", d.name)),
             DevKind::Daemon {
-                kind, queue_depth, ..
-            } => ("box", format!("{}\\n{kind} (QD={queue_depth})", d.name)),
+                kind,
+                queue_depth,
+                threads,
+                ..
+            } => (
+                "box",
+                if *threads == 1 {
+                    format!("{}\\n{kind} (QD={queue_depth})", d.name)
+                } else {
+                    format!("{}\\n{kind} (QD={queue_depth}, {threads} threads)", d.name)
+                },
+            ),
         };
         let _ = writeln!(
             s,
@@ -91,13 +101,22 @@ pub fn stack_dot(sc: &Scenario) -> String {
                 let t = format!("task:{process}");
                 let _ = writeln!(s, "  {} [shape=ellipse, label={}];", q(&t), q(process));
                 let _ = writeln!(s, "  {} -> {from} [label=\"serves\"];", q(&t));
-                let _ = writeln!(
-                    s,
-                    "  {} -> {} [label={}];",
-                    q(&t),
-                    q(&format!("fs:{}", sc.fss[*fs].name)),
-                    q(&format!("pread/pwrite {file}"))
-                );
+                match fs {
+                    Some(fs) => {
+                        let _ = writeln!(
+                            s,
+                            "  {} -> {} [label={}];",
+                            q(&t),
+                            q(&format!("fs:{}", sc.fss[*fs].name)),
+                            q(&format!("pread/pwrite {file}"))
+                        );
+                    }
+                    None => {
+                        let peer = format!("peer:{process}");
+                        let _ = writeln!(s, "  {} [shape=cloud, label=\"remote peer\"];", q(&peer));
+                        let _ = writeln!(s, "  {} -> {} [label=\"socket\"];", q(&t), q(&peer));
+                    }
+                }
             }
             DevKind::Disk => {}
         }

@@ -2,6 +2,7 @@
 //! `alloc gfp=GFP_NOFS pages=1`, `repeat 3 {` ... `}`.
 
 use crate::scenario::{Errs, Scenario, ScenarioError, parse_gfp, string_body_offset};
+use crate::world::REP_SLOTS;
 use reclaimscope_model::Gfp;
 use reclaimscope_model::task::Scope;
 use std::ops::Range;
@@ -49,10 +50,38 @@ pub enum Stmt {
     },
     /// `prctl(PR_SET_IO_FLUSHER, 1)`.
     PrctlIoFlusher,
+    /// A daemon handler's pwrite of the request's pages to its backing file.
+    Pwrite,
+    /// A daemon handler's `sendmsg` to its peer: the kernel allocates the
+    /// skbs with `sk->sk_allocation` (GFP_KERNEL) and no fs context
+    /// (`tcp_sendmsg_locked`); they are freed when the peer acknowledges.
+    Send {
+        pages: u8,
+    },
     Repeat {
         n: u8,
         body: Vec<Stmt>,
     },
+}
+
+/// The program calls `prctl(PR_SET_IO_FLUSHER)` somewhere.
+pub fn calls_prctl_io_flusher(prog: &[Stmt]) -> bool {
+    prog.iter().any(|s| match s {
+        Stmt::PrctlIoFlusher => true,
+        Stmt::Repeat { body, .. } => calls_prctl_io_flusher(body),
+        _ => false,
+    })
+}
+
+/// How deep `repeat` blocks nest in `prog` (0: none).
+pub fn repeat_depth(prog: &[Stmt]) -> usize {
+    prog.iter()
+        .map(|s| match s {
+            Stmt::Repeat { body, .. } => 1 + repeat_depth(body),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 type Lookup<'a> = dyn Fn(&str, Range<usize>, &[&'static str]) -> Result<(&'static str, usize), ScenarioError>
@@ -120,6 +149,8 @@ pub(crate) fn parse(
         &mut held,
         &mut scopes,
         None,
+        0,
+        t.serve,
     )?;
     if let Some(&l) = held.last() {
         return Err(e.at(
@@ -149,6 +180,8 @@ fn block(
     held: &mut Vec<usize>,
     scopes: &mut usize,
     open: Option<&Line>,
+    depth: usize,
+    serve: Option<bool>,
 ) -> Result<Vec<Stmt>, ScenarioError> {
     let mut out = Vec::new();
     while *pos < lines.len() {
@@ -294,6 +327,28 @@ fn block(
                 let (_, fs) = lookup(name, line.at(r), &["filesystem"])?;
                 Stmt::Fsync { fs }
             }
+            "pwrite" | "send" if serve.is_none() => {
+                return Err(e.at(
+                    line.at(wr.clone()),
+                    format!("`{word}` is a daemon's `serve` statement, not a task's"),
+                ));
+            }
+            "pwrite" => {
+                extra(1)?;
+                if serve != Some(true) {
+                    return Err(e.at(
+                        line.at(wr.clone()),
+                        "`pwrite` needs a backing `file` (this daemon's transport is a socket)",
+                    ));
+                }
+                Stmt::Pwrite
+            }
+            "send" => {
+                let kv = key_values(line, &toks[1..], e, &["pages"])?;
+                Stmt::Send {
+                    pages: num_kv(line, &kv, "pages", 1, 1, 64, e)?,
+                }
+            }
             "prctl" => {
                 let (s, r) = arg(1, "io-flusher")?;
                 extra(2)?;
@@ -322,9 +377,26 @@ fn block(
                     }
                     None => return Err(e.at(line.at(r), "expected `{` after the repeat count")),
                 }
+                if depth + 1 > REP_SLOTS {
+                    return Err(e.at(
+                        line.at(wr.clone()),
+                        format!("`repeat` nests at most {REP_SLOTS} deep"),
+                    ));
+                }
                 let before = held.clone();
                 let scopes_before = *scopes;
-                let body = block(lines, pos, e, lookup, sc, held, scopes, Some(line))?;
+                let body = block(
+                    lines,
+                    pos,
+                    e,
+                    lookup,
+                    sc,
+                    held,
+                    scopes,
+                    Some(line),
+                    depth + 1,
+                    serve,
+                )?;
                 if *held != before || *scopes != scopes_before {
                     return Err(e.at(line.at(wr.clone()), "a repeat body must release every lock it takes and close every scope it opens"));
                 }
@@ -343,7 +415,7 @@ fn block(
             other => {
                 return Err(e.at(
                     line.at(wr.clone()),
-                    format!("unknown statement `{other}`; known: lock, unlock, alloc, vmalloc, free, scope, end, write, read, fsync, prctl, repeat"),
+                    format!("unknown statement `{other}`; known: lock, unlock, alloc, vmalloc, free, scope, end, write, read, fsync, prctl, repeat{}", if serve.is_some() { ", pwrite, send" } else { "" }),
                 ));
             }
         };
@@ -356,16 +428,18 @@ fn block(
 }
 
 /// `key=value` arguments; a `gfp=` value runs until the next `key=` token
-/// so `gfp=GFP_NOIO | __GFP_NORETRY pages=1` reads naturally.
+/// so `gfp=GFP_NOIO | __GFP_NORETRY pages=1` reads naturally. Values are
+/// kept as ranges while scanning and copied once at the end, so a long
+/// `gfp=` expression costs time linear in its length.
 fn key_values(
     line: &Line,
     toks: &[(&str, Range<usize>)],
     e: &Errs,
     keys: &[&str],
 ) -> Result<Vec<(String, String, Range<usize>)>, ScenarioError> {
-    let mut out: Vec<(String, String, Range<usize>)> = Vec::new();
+    let mut out: Vec<(&str, Range<usize>)> = Vec::new();
     for (tok, r) in toks {
-        if let Some((k, v)) = tok.split_once('=') {
+        if let Some((k, _)) = tok.split_once('=') {
             if !keys.contains(&k) {
                 return Err(e.at(
                     line.at(r.clone()),
@@ -376,10 +450,9 @@ fn key_values(
                 return Err(e.at(line.at(r.clone()), format!("`{k}` given twice")));
             }
             let vstart = r.start + k.len() + 1;
-            out.push((k.to_string(), v.to_string(), vstart..r.end));
+            out.push((k, vstart..r.end));
         } else if let Some(last) = out.last_mut().filter(|o| o.0 == "gfp") {
-            last.1 = line.text[last.2.start..r.end].to_string();
-            last.2.end = r.end;
+            last.1.end = r.end;
         } else {
             return Err(e.at(
                 line.at(r.clone()),
@@ -387,7 +460,10 @@ fn key_values(
             ));
         }
     }
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|(k, r)| (k.to_string(), line.text[r.clone()].to_string(), r))
+        .collect())
 }
 
 fn num_kv(

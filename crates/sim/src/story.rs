@@ -219,7 +219,12 @@ impl Sim {
         let ctx = self.site_ctx(w, t, site).ctx;
         let call = match s.kind {
             SiteKind::Kmalloc if s.order > 0 => format!("alloc_pages(order {})", s.order),
+            // A user page fault allocates GFP_HIGHUSER_MOVABLE.
+            SiteKind::Kmalloc if s.gfp == reclaimscope_model::Gfp::HIGHUSER_MOVABLE => {
+                "anonymous page fault".to_string()
+            }
             SiteKind::Kmalloc => "kmalloc".to_string(),
+            SiteKind::Skb => "sendmsg skb".to_string(),
             SiteKind::PageCache(f) => format!("page cache on {}", self.sc.fss[f as usize].name),
             SiteKind::VmallocData => "__vmalloc data pages".into(),
             SiteKind::VmallocPt => "__vmalloc page tables".into(),
@@ -279,7 +284,7 @@ impl Sim {
                         .collect();
                     let _ = write!(s, " under {}", names.join(", "));
                 }
-                if w.fs[f as usize].dirty_inodes > 0 {
+                if w.fs[f as usize].dirty_inodes > 0 && self.sb_writes(f as usize) {
                     let _ = write!(
                         s,
                         " and writes dirty inodes to {}",
@@ -360,7 +365,7 @@ impl Sim {
             ST_REC_IO | ST_OP_IO if task.bio_st == BIO_QUEUED => {
                 let first = match (task.st, self.ops.get(task.pc as usize)) {
                     (ST_REC_IO, _) => self.srcs[task.rsrc as usize].submit_dev,
-                    (_, Some(Op::Writeback { fs })) => Some(self.fs_dev[*fs as usize]),
+                    (_, Some(Op::Writeback { fs, .. })) => Some(self.fs_dev[*fs as usize]),
                     (_, Some(Op::Submit { dev, .. })) => Some(*dev),
                     _ => None,
                 }
@@ -415,7 +420,7 @@ impl Sim {
                 let rw = if write { "write" } else { "read" };
                 let (fs, file, io) = match &self.sc.devices[dev as usize].kind {
                     DevKind::Loop { fs, file, .. } => (
-                        *fs,
+                        Some(*fs),
                         file.as_str(),
                         if write {
                             "vfs_iter_write()"
@@ -423,23 +428,36 @@ impl Sim {
                             "vfs_iter_read()"
                         },
                     ),
-                    DevKind::Daemon { fs, file, .. } => (
+                    DevKind::Daemon {
+                        fs, file, serve, ..
+                    } => (
                         *fs,
                         file.as_str(),
-                        if write { "pwrite()" } else { "pread()" },
+                        match (write, fs, &serve[..]) {
+                            (true, Some(_), [crate::program::Stmt::Pwrite]) => "pwrite()",
+                            (true, _, _) => "runs its request handler",
+                            (false, Some(_), _) => "pread()",
+                            (false, None, _) => "takes the reply from its peer",
+                        },
                     ),
                     _ => return String::new(),
                 };
+                let on = match (fs, io) {
+                    (Some(fs), "pwrite()" | "pread()" | "vfs_iter_write()" | "vfs_iter_read()") => {
+                        format!(" on {}:{file}", self.sc.fss[fs].name)
+                    }
+                    _ => String::new(),
+                };
                 let mut s = format!(
-                    "{}: takes the {rw} bio ({} page{}) {} submitted to {} and does {io} on {}:{file}",
+                    "{}: takes the {rw} bio ({} page{}) {} submitted to {} and {}{io}{on}",
                     self.task_name(t),
                     sub.bio_pages,
                     plural(sub.bio_pages as u16),
                     self.task_name(j),
                     self.dev_name(dev),
-                    self.sc.fss[fs].name
+                    if io.ends_with("()") { "does " } else { "" },
                 );
-                // Seed 000's step 5: the server enters the lower filesystem
+                // "[PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-29)'s step 5: the server enters the lower filesystem
                 // and waits there for what the submitter holds.
                 if let Some((Resource::Lock { lock }, holders)) = self.blocked_on(&n, t) {
                     let who: Vec<&str> = holders
@@ -449,7 +467,7 @@ impl Sim {
                     let _ = write!(
                         s,
                         ", which enters {} and waits for {}, held by {}",
-                        self.sc.fss[fs].name,
+                        fs.map_or("its code", |f| self.sc.fss[f].name.as_str()),
                         self.lock_name(lock as usize),
                         who.join(", ")
                     );
@@ -601,7 +619,7 @@ impl Sim {
                     self.outcome(w, n, t)
                 )
             }
-            Op::Writeback { fs } => format!(
+            Op::Writeback { fs, .. } => format!(
                 "{name}: fsync on {}{}",
                 self.sc.fss[fs as usize].name,
                 self.outcome(w, n, t)

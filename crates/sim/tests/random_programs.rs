@@ -32,6 +32,7 @@ name = "nbd0"
 kind = "nbd"
 file = "a:/nbd.img"
 queue_depth = 2
+threads = 2
 
 [[fs]]
 name = "a"

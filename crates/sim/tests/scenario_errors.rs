@@ -154,3 +154,114 @@ fn page_total_is_bounded() {
     let src = format!("{big}[[fs]]\nname = \"b\"\ndev = \"sda\"\nclean = 60000\n");
     assert!(Scenario::from_toml_str(&src, "t.toml").is_err());
 }
+
+/// The world keeps three `repeat` counters per task (`REP_SLOTS`): a fourth
+/// nested `repeat` is refused at the statement, not at 1:1.
+#[test]
+fn repeat_nesting_points_at_the_statement() {
+    let extra = "[[task]]\nname = \"t1\"\nprogram = [\"repeat 2 {\", \"repeat 2 {\", \"repeat 2 {\", \"repeat 2 {\", \"alloc gfp=GFP_KERNEL\", \"}\", \"}\", \"}\", \"}\"]\n";
+    let e = err(extra);
+    assert!(e.message.contains("nests at most 3 deep"), "{e}");
+    let src = format!("{BASE}{extra}");
+    // The fourth `repeat`.
+    let off = BASE.len()
+        + src[BASE.len()..]
+            .match_indices("repeat 2 {")
+            .nth(3)
+            .unwrap()
+            .0;
+    let col = off - src[..off].rfind('\n').unwrap() - 1 + 1;
+    assert_eq!((e.line, e.col), (src[..off].matches('\n').count() + 1, col));
+    // Three deep is fine; `--set t1.repeat=2` would make it four.
+    let ok = "[[task]]\nname = \"t1\"\nprogram = [\"repeat 2 {\", \"repeat 2 {\", \"repeat 2 {\", \"alloc gfp=GFP_KERNEL\", \"}\", \"}\", \"}\"]\n";
+    let mut sc = Scenario::from_toml_str(&format!("{BASE}{ok}"), "t.toml").unwrap();
+    let e = sc.set("t1.repeat", "2").unwrap_err();
+    assert!(e.message.contains("nest `repeat` 4 deep"), "{e}");
+    assert_eq!(sc.tasks[0].repeat, 1);
+}
+
+/// Watermarks out of order name the key that breaks the order.
+#[test]
+fn watermark_order_points_at_the_key() {
+    let src = BASE.replace("min = 4\n", "min = 4\nlow = 3\n");
+    let e = Scenario::from_toml_str(&src, "t.toml").unwrap_err();
+    assert!(e.message.contains("min <= low <= high"), "{e}");
+    assert_eq!((e.line, e.col), (5, 7), "{e}");
+    let src = BASE.replace("min = 4\n", "min = 4\nhigh = 2\n");
+    let e = Scenario::from_toml_str(&src, "t.toml").unwrap_err();
+    assert_eq!((e.line, e.col), (5, 8), "{e}");
+}
+
+/// A control byte (here ESC) anywhere, even in a comment, is refused with
+/// a message that says so, at its own position.
+#[test]
+fn control_byte_in_a_comment() {
+    let src = BASE.replace("name = \"t\"\n", "name = \"t\" # \u{1b}[31m red\n");
+    let e = Scenario::from_toml_str(&src, "t.toml").unwrap_err();
+    assert!(e.message.contains("control character U+001B"), "{e}");
+    assert_eq!((e.line, e.col), (1, 14));
+    assert!(!e.message.contains('\u{1b}'));
+}
+
+/// `--set` goes through the file's checks: threads 1..=8, queue_depth >= 1, watermark
+/// order, dirty_inodes <= inodes; a refused value leaves the scenario as it was.
+#[test]
+fn set_values_are_validated_like_the_file() {
+    let daemon = "[[disk]]\nname = \"sdb\"\n[[fs]]\nname = \"b\"\ndev = \"sdb\"\n[[daemon]]\nname = \"tcmu0\"\nkind = \"tcmu\"\nfile = \"b:/img\"\n";
+    let src = format!("{BASE}{daemon}");
+    let mut sc = Scenario::from_toml_str(&src, "t.toml").unwrap();
+    let file_err =
+        Scenario::from_toml_str(&format!("{src}queue_depth = 0\n"), "t.toml").unwrap_err();
+    let e = sc.set("tcmu0.queue_depth", "0").unwrap_err();
+    assert!(
+        e.message
+            .contains("queue_depth of `tcmu0` must be 1..=255, not 0"),
+        "{e}"
+    );
+    assert!(
+        file_err
+            .message
+            .contains("queue_depth of `tcmu0` must be 1..=255, not 0")
+    );
+    assert_eq!(e.col, "tcmu0.queue_depth=".len() + 1);
+    let e = sc.set("tcmu0.threads", "9").unwrap_err();
+    assert!(
+        e.message.contains("threads of `tcmu0` must be 1..=8"),
+        "{e}"
+    );
+    assert!(sc.set("tcmu0.threads", "0").is_err());
+    let file_err = Scenario::from_toml_str(&format!("{src}threads = 9\n"), "t.toml").unwrap_err();
+    assert!(
+        file_err
+            .message
+            .contains("threads of `tcmu0` must be 1..=8")
+    );
+    let e = sc.set("memory.min", "65535").unwrap_err();
+    assert!(e.message.contains("min <= low <= high"), "{e}");
+    assert_eq!(sc.memory.min, 4);
+    sc.set("a.inodes", "2").unwrap();
+    let e = sc.set("a.dirty_inodes", "3").unwrap_err();
+    assert!(e.message.contains("cannot exceed inodes"), "{e}");
+    sc.set("tcmu0.queue_depth", "8").unwrap();
+}
+
+/// A long `gfp=` expression is read in one pass (it was copied again for
+/// every token: 19 s for 100,000 terms).
+#[test]
+fn long_gfp_statement_parses() {
+    let terms = vec!["__GFP_FS"; 200].join(" | ");
+    let extra =
+        format!("[[task]]\nname = \"t1\"\nprogram = [\"alloc gfp=GFP_NOFS | {terms} pages=2\"]\n");
+    let sc = Scenario::from_toml_str(&format!("{BASE}{extra}"), "t.toml").unwrap();
+    assert_eq!(
+        format!("{:?}", sc.tasks[0].program[0]),
+        format!(
+            "{:?}",
+            reclaimscope_sim::program::Stmt::Alloc {
+                gfp: reclaimscope_model::Gfp::KERNEL,
+                pages: 2,
+                order: 0
+            }
+        )
+    );
+}

@@ -24,8 +24,11 @@ pub struct Args {
     /// Override a scenario parameter (repeatable), e.g. `bufio.gate=fs`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Set the history-dependent parameters to what kernel X.Y did (dm-bufio
-    /// gate, loop worker NOIO, vmalloc page tables, dm-bufio allocation).
+    /// Set the history-dependent parameters to what kernel X.Y[.Z] did
+    /// (dm-bufio gate, loop worker NOIO, vmalloc page tables, dm-bufio
+    /// allocation, PR_SET_IO_FLUSHER); a `uname -r` string works. Several
+    /// (`4.19,5.4,6.1`) or `lts`: one verdict per release and the history
+    /// fact that changes it.
     #[arg(long, value_name = "X.Y")]
     kernel: Option<String>,
     /// Stop (inconclusive) after storing this many distinct states.
@@ -108,7 +111,13 @@ fn exit_code(outcomes: &[Outcome]) -> u8 {
 }
 
 pub fn run(args: Args) -> Result<u8, InputError> {
-    let scenario = crate::load::scenario(&args.scenario, args.kernel.as_deref(), &args.set)?;
+    let releases = crate::kernels::releases(args.kernel.as_deref())?;
+    let single = if releases.is_some() {
+        None
+    } else {
+        args.kernel.as_deref()
+    };
+    let scenario = crate::load::scenario(&args.scenario, single, &args.set)?;
     let policies = policies(&args, &scenario)?;
     let bounds = bounds(&args)?;
     let budget = MemoryBudget::resolve(args.max_memory.as_deref())?;
@@ -149,6 +158,33 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     let plan = Plan {
         livelock: !args.no_livelock,
     };
+    if let Some(releases) = releases {
+        let mut all = Vec::new();
+        for policy in &policies {
+            if let Some(bar) = &bar {
+                bar.set_prefix(policy.to_string());
+            }
+            all.push(crate::kernels::series(
+                &args.scenario,
+                &releases,
+                &args.set,
+                *policy,
+                &opts,
+                plan,
+            )?);
+        }
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        if args.json {
+            let text = serde_json::to_string_pretty(&all)
+                .map_err(|e| InputError(format!("error: {e}")))?;
+            println!("{text}");
+        } else {
+            print!("{}", crate::kernels::render_text(&all));
+        }
+        return Ok(crate::kernels::exit_code(&all));
+    }
     let mut outcomes = Vec::new();
     for policy in &policies {
         let sim = Sim::new(&scenario, policy).map_err(|e| InputError(e.to_string()))?;

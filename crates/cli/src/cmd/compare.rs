@@ -47,7 +47,9 @@ pub struct Args {
     /// 512M. Default: half of the available memory, as for `check`.
     #[arg(long, value_name = "SIZE")]
     max_memory: Option<String>,
-    /// Set every history-dependent parameter to what release X.Y did.
+    /// Set every history-dependent parameter to what release X.Y[.Z] did.
+    /// Several (`4.19,5.4,6.1`) or `lts`: a verdict table, one column per
+    /// release, naming the history fact behind each change.
     #[arg(long, value_name = "X.Y")]
     kernel: Option<String>,
     /// Override a scenario parameter (repeatable), e.g. `bufio.gate=fs`.
@@ -74,6 +76,9 @@ struct Cell {
 pub fn run(args: Args) -> Result<u8, InputError> {
     let policies = policies(&args.policy)?;
     let budget = MemoryBudget::resolve(args.max_memory.as_deref())?;
+    if let Some(releases) = crate::kernels::releases(args.kernel.as_deref())? {
+        return by_release(&args, &policies, &releases);
+    }
     let mut cells = Vec::new();
     let tty = std::io::stderr().is_terminal();
     for path in &args.scenarios {
@@ -99,6 +104,42 @@ pub fn run(args: Args) -> Result<u8, InputError> {
         }
         "html" => html(&cells),
         _ => markdown(&cells),
+    };
+    match &args.output {
+        Some(f) => std::fs::write(f, out)
+            .map_err(|e| InputError(format!("{}: error: cannot write: {e}", f.display())))?,
+        None => print!("{out}"),
+    }
+    Ok(0)
+}
+
+/// `--kernel LIST`: exhaustive verdicts per release (no seeded metrics).
+fn by_release(
+    args: &Args,
+    policies: &[Policy],
+    releases: &[reclaimscope_model::history::Release],
+) -> Result<u8, InputError> {
+    let opts = Options {
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        bounds: Bounds {
+            max_states: Some(args.max_states),
+            time_limit: Some(Duration::from_secs_f64(args.time_limit)),
+            ..Bounds::default()
+        },
+        ..Options::default()
+    };
+    let mut all = Vec::new();
+    for path in &args.scenarios {
+        for p in policies {
+            let plan = Plan { livelock: false };
+            all.push(crate::kernels::series(
+                path, releases, &args.set, *p, &opts, plan,
+            )?);
+        }
+    }
+    let out = match args.format.as_str() {
+        "json" => serde_json::to_string_pretty(&all).map_err(|e| InputError(e.to_string()))? + "\n",
+        _ => crate::kernels::render_markdown(&all),
     };
     match &args.output {
         Some(f) => std::fs::write(f, out)

@@ -4,7 +4,14 @@
 //! errors with file, line and column.
 
 use crate::program::{self, Stmt};
-use reclaimscope_model::history::{BufioAlloc, KernelParams, KernelVersion, VmallocMode};
+
+mod set;
+mod validate;
+
+use reclaimscope_model::history::{
+    self, BufioAlloc, FactId, InodeReclaim, KernelParams, KernelVersion, LockKind, Release,
+    VmallocMode,
+};
 use reclaimscope_model::reclaim::BufioGate;
 use reclaimscope_model::task::Scope;
 use reclaimscope_model::{Gfp, Policy};
@@ -14,6 +21,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
+pub use validate::{Field, Invalid, THREADS};
 
 /// Capacity of a world (fixed-size arrays keep `World` allocation-free).
 pub const MAX_TASKS: usize = 16;
@@ -55,6 +63,14 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let start = before.rfind('\n').map_or(0, |i| i + 1);
     (line, before[start..].chars().count() + 1)
+}
+
+/// The first control character TOML forbids anywhere in a document (in
+/// comments and strings alike): everything below U+0020 but tab, newline
+/// and carriage return, and DEL.
+fn control_char(src: &str) -> Option<(usize, char)> {
+    src.char_indices()
+        .find(|&(_, c)| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{7f}')
 }
 
 /// Builds errors pointing into one source text.
@@ -106,10 +122,10 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawMemory {
     pages: Option<u16>,
-    free: u16,
-    min: u16,
-    low: Option<u16>,
-    high: Option<u16>,
+    free: Spanned<u16>,
+    min: Spanned<u16>,
+    low: Option<Spanned<u16>>,
+    high: Option<Spanned<u16>>,
     batch: Option<u16>,
     #[serde(default)]
     kswapd: bool,
@@ -151,10 +167,19 @@ struct RawDaemon {
     name: Spanned<String>,
     kind: Spanned<String>,
     process: Option<String>,
-    file: Spanned<String>,
+    /// The backing file (`transport = "file"`).
+    file: Option<Spanned<String>>,
+    /// `file` (pread/pwrite a backing file) or `socket` (forward over TCP:
+    /// completion needs the peer, no lower device).
+    transport: Option<Spanned<String>>,
+    /// Ring depth (requests in flight).
     queue_depth: Option<Spanned<u8>>,
+    /// Handler threads.
+    threads: Option<Spanned<u8>>,
     /// The daemon called `prctl(PR_SET_IO_FLUSHER, 1)` at startup.
     io_flusher: Option<bool>,
+    /// What a handler runs per write request (default `["pwrite"]`).
+    serve: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -176,6 +201,13 @@ struct RawFs {
     #[serde(default)]
     shrinker_locks: Vec<Spanned<String>>,
     write_gfp: Option<Spanned<String>>,
+    /// A write waits for the device (FUSE without writeback_cache).
+    #[serde(default)]
+    write_through: bool,
+    /// `write-and-wait` (default) or `skip-dirty`.
+    inode_reclaim: Option<Spanned<String>>,
+    /// Evicting an inode from reclaim takes `shrinker_locks` (default true).
+    inactivate_in_reclaim: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -197,6 +229,8 @@ struct RawBufio {
 #[serde(deny_unknown_fields)]
 struct RawLock {
     name: Spanned<String>,
+    /// `mutex` (default), `jbd2-handle`, `xfs-transaction`, `btrfs-transaction`.
+    kind: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -214,6 +248,8 @@ pub(crate) struct RawTaskView<'a> {
     pub name_span: Range<usize>,
     pub program: &'a [Spanned<String>],
     pub program_span: Range<usize>,
+    /// A daemon's `serve` program: `Some(has a backing file)`.
+    pub serve: Option<bool>,
 }
 
 /// Memory: pages, watermarks, kswapd, the OOM killer, anonymous memory and swap.
@@ -242,15 +278,24 @@ pub enum DevKind {
     Loop { fs: usize, file: String, noio: bool },
     /// Forwards bios to `lower` (dm-zoned, dm-linear), allocating from its bioset.
     Dm { target: String, lower: usize },
-    /// A userspace process (tcmu-runner, FUSE, ublk, NBD) doing pread/pwrite on `fs`.
+    /// A userspace process (tcmu-runner, FUSE, ublk, NBD) serving requests:
+    /// pread/pwrite on a file in `fs`, or forwarding over a socket.
     Daemon {
         kind: String,
         process: String,
-        fs: usize,
+        /// The backing file's fs; `None` for a socket transport.
+        fs: Option<usize>,
         file: String,
+        /// Ring depth. A request beyond it waits for a tag, which, like a
+        /// request in the ring, waits for a handler thread: the model's
+        /// queue is not bounded by it.
         queue_depth: u8,
+        /// Handler threads (tasks).
+        threads: u8,
         /// Called `prctl(PR_SET_IO_FLUSHER, 1)`: PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE.
         io_flusher: bool,
+        /// What a handler runs per write request.
+        serve: Vec<Stmt>,
     },
 }
 
@@ -278,6 +323,17 @@ pub struct Fs {
     pub shrinker_locks: Vec<usize>,
     /// The mask page-cache allocations of a write use.
     pub write_gfp: Gfp,
+    /// A buffered write sends the data to the fs's device and waits, its
+    /// pages staying clean: FUSE without `writeback_cache`
+    /// (`fuse_perform_write` -> `fuse_send_write_pages` waits for the reply).
+    pub write_through: bool,
+    /// What the superblock shrinker does with a dirty inode (`--kernel`
+    /// sets it for XFS: write and wait before v5.9).
+    pub inode_reclaim: InodeReclaim,
+    /// Evicting an inode from reclaim does work that takes `shrinker_locks`
+    /// (XFS inactivation before v5.14, ext4's jbd2 handle for an unlinked
+    /// inode); false: that work is deferred to a worker.
+    pub inactivate_in_reclaim: bool,
 }
 
 /// A dm-bufio client.
@@ -318,8 +374,20 @@ pub struct Scenario {
     pub fss: Vec<Fs>,
     pub bufios: Vec<Bufio>,
     pub locks: Vec<String>,
+    /// What each lock stands for (bufio clients' locks are mutexes).
+    pub lock_kinds: Vec<LockKind>,
+    /// Holding lock `l` is a NOFS scope (its kind, on the release modelled;
+    /// `--set LOCK.nofs=`).
+    pub lock_nofs: Vec<bool>,
     pub tasks: Vec<TaskSpec>,
     pub vmalloc: VmallocMode,
+    /// `prctl(PR_SET_IO_FLUSHER)` exists (v5.6+); without it a task's
+    /// `prctl io-flusher` fails with -EINVAL and changes nothing.
+    pub io_flusher_prctl: bool,
+    /// The release `--kernel` set, if any.
+    pub kernel: Option<KernelVersion>,
+    /// What `--kernel` changed in the scenario's meaning, for the user.
+    pub notes: Vec<String>,
 }
 
 fn parse_gate(s: &str) -> Option<BufioGate> {
@@ -435,6 +503,15 @@ impl Scenario {
 
     pub fn from_toml_str(src: &str, origin: &str) -> Result<Scenario, ScenarioError> {
         let e = Errs { origin, src };
+        if let Some((i, c)) = control_char(src) {
+            return Err(e.at(
+                i..i + c.len_utf8(),
+                format!(
+                    "control character U+{:04X} is not allowed in a scenario file (TOML allows tab, newline and carriage return; inside a string write it as \\u{:04X})",
+                    c as u32, c as u32
+                ),
+            ));
+        }
         let raw: RawScenario = toml::from_str(src).map_err(|err| {
             let span = err.span().unwrap_or(0..0);
             e.at(span, err.message().to_string())
@@ -451,74 +528,6 @@ impl Scenario {
         &self.policies
     }
 
-    /// `--kernel X.Y`: every history-dependent parameter as release X.Y had it.
-    pub fn apply_kernel(&mut self, v: KernelVersion) {
-        let p = KernelParams::for_version(v);
-        for b in &mut self.bufios {
-            b.gate = p.bufio_gate;
-            b.alloc = p.bufio_alloc;
-        }
-        for d in &mut self.devices {
-            if let DevKind::Loop { noio, .. } = &mut d.kind {
-                *noio = p.loop_noio;
-            }
-        }
-        self.vmalloc = p.vmalloc;
-    }
-
-    /// The CLI's `--kernel X.Y` then every `--set KEY=VALUE`, in order:
-    /// shared by `run`, `check` and `compare`.
-    pub fn apply_overrides(
-        &mut self,
-        kernel: Option<&str>,
-        sets: &[String],
-    ) -> Result<(), ScenarioError> {
-        if let Some(k) = kernel {
-            let v = KernelVersion::parse(k).map_err(|m| ScenarioError {
-                origin: "--kernel".into(),
-                line: 1,
-                col: 1,
-                span: Some(0..k.len().max(1)),
-                message: m,
-            })?;
-            self.apply_kernel(v);
-        }
-        for kv in sets {
-            let Some((k, v)) = kv.split_once('=') else {
-                return Err(ScenarioError {
-                    origin: "--set".into(),
-                    line: 1,
-                    col: 1,
-                    span: Some(0..kv.len().max(1)),
-                    message: format!("`{kv}` should be KEY=VALUE"),
-                });
-            };
-            self.set(k.trim(), v.trim())?;
-        }
-        Ok(())
-    }
-
-    /// `--set KEY=VALUE`: override one parameter. Keys: `vmalloc`,
-    /// `memory.FIELD`, `bufio.FIELD` / `loop.noio` (every client / loop
-    /// device), `NAME.FIELD` for a named bufio client, loop, daemon,
-    /// filesystem or task.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ScenarioError> {
-        let before = self.clone();
-        self.set_one(key, value)?;
-        let total = self.total_pages();
-        if total > MAX_PAGES {
-            *self = before;
-            return Err(ScenarioError {
-                origin: "--set".into(),
-                line: 1,
-                col: key.len() + 2,
-                span: Some(key.len() + 1..key.len() + 1 + value.len().max(1)),
-                message: format!("`{key}={value}` makes {total} pages; at most {MAX_PAGES}"),
-            });
-        }
-        Ok(())
-    }
-
     /// Pages in the world: free, page cache, inodes, anonymous, buffers.
     pub fn total_pages(&self) -> u32 {
         self.memory.free as u32
@@ -533,152 +542,6 @@ impl Scenario {
                 .iter()
                 .map(|b| b.clean as u32 + b.dirty as u32)
                 .sum::<u32>()
-    }
-
-    fn set_one(&mut self, key: &str, value: &str) -> Result<(), ScenarioError> {
-        let arg = format!("{key}={value}");
-        let err = |at: usize, len: usize, msg: String| ScenarioError {
-            origin: "--set".into(),
-            line: 1,
-            col: at + 1,
-            span: Some(at..at + len.max(1)),
-            message: msg,
-        };
-        let vpos = key.len() + 1;
-        let bad_value = |what: &str| {
-            err(
-                vpos,
-                value.len(),
-                format!("bad value `{value}` for `{key}`: expected {what}"),
-            )
-        };
-        let num = |max: u32| -> Result<u32, ScenarioError> {
-            value
-                .parse::<u32>()
-                .ok()
-                .filter(|v| *v <= max)
-                .ok_or_else(|| bad_value(&format!("a number up to {max}")))
-        };
-        let boolean = || match value {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(bad_value("true or false")),
-        };
-        let _ = &arg;
-        if key == "vmalloc" {
-            self.vmalloc = parse_vmalloc(value).ok_or_else(|| bad_value("legacy or modern"))?;
-            return Ok(());
-        }
-        let Some((obj, field)) = key.split_once('.') else {
-            return Err(err(0, key.len(), format!("unknown parameter `{key}`")));
-        };
-        let unknown_field = || {
-            err(
-                obj.len() + 1,
-                field.len(),
-                format!("unknown parameter `{key}`"),
-            )
-        };
-        if obj == "memory" {
-            let m = &mut self.memory;
-            match field {
-                "free" => m.free = num(u16::MAX as u32)? as u16,
-                "min" => m.min = num(u16::MAX as u32)? as u16,
-                "low" => m.low = num(u16::MAX as u32)? as u16,
-                "high" => m.high = num(u16::MAX as u32)? as u16,
-                "batch" => m.batch = num(255)?.max(1) as u16,
-                "anon" => m.anon = num(u16::MAX as u32)? as u16,
-                "swap_pages" => m.swap_pages = num(u16::MAX as u32)? as u16,
-                "kswapd" => m.kswapd = boolean()?,
-                "oom_killer" => m.oom_killer = boolean()?,
-                _ => return Err(unknown_field()),
-            }
-            return Ok(());
-        }
-        let all_bufio = obj == "bufio";
-        let bufio_idx: Vec<usize> = (0..self.bufios.len())
-            .filter(|&i| all_bufio || self.bufios[i].name == obj)
-            .collect();
-        if !bufio_idx.is_empty() {
-            for i in bufio_idx {
-                let b = &mut self.bufios[i];
-                match field {
-                    "gate" => {
-                        b.gate = parse_gate(value)
-                            .ok_or_else(|| bad_value("io, fs, trylock or workqueue"))?
-                    }
-                    "alloc" => {
-                        b.alloc = parse_alloc(value)
-                            .ok_or_else(|| bad_value("noio-under-lock or nowait-then-noio"))?
-                    }
-                    "reserved" => b.reserved = num(255)? as u8,
-                    "clean" => b.clean = num(255)? as u8,
-                    "dirty" => b.dirty = num(255)? as u8,
-                    _ => return Err(unknown_field()),
-                }
-            }
-            return Ok(());
-        }
-        let all_loop = obj == "loop";
-        let mut hit = false;
-        for d in &mut self.devices {
-            if !(d.name == obj || all_loop && matches!(d.kind, DevKind::Loop { .. })) {
-                continue;
-            }
-            hit = true;
-            match (&mut d.kind, field) {
-                (DevKind::Loop { noio, .. }, "noio") => *noio = boolean()?,
-                (DevKind::Daemon { queue_depth, .. }, "queue_depth") => {
-                    *queue_depth = num(8)?.max(1) as u8
-                }
-                (DevKind::Daemon { io_flusher, .. }, "io_flusher") => *io_flusher = boolean()?,
-                _ => return Err(unknown_field()),
-            }
-        }
-        if hit {
-            return Ok(());
-        }
-        if let Some(f) = self.fss.iter_mut().find(|f| f.name == obj) {
-            match field {
-                "clean" => f.clean = num(u16::MAX as u32)? as u16,
-                "dirty" => f.dirty = num(u16::MAX as u32)? as u16,
-                "inodes" => f.inodes = num(u16::MAX as u32)? as u16,
-                "dirty_inodes" => f.dirty_inodes = (num(u16::MAX as u32)? as u16).min(f.inodes),
-                "write_gfp" => {
-                    f.write_gfp =
-                        parse_gfp(value).map_err(|(s, m)| err(vpos + s.start, s.len(), m))?
-                }
-                _ => return Err(unknown_field()),
-            }
-            return Ok(());
-        }
-        let all_tasks = obj == "task";
-        let mut hit = false;
-        for t in self.tasks.iter_mut().filter(|t| all_tasks || t.name == obj) {
-            hit = true;
-            match field {
-                "repeat" => t.repeat = num(100)?.max(1) as u8,
-                "scope" => {
-                    t.scope = match value {
-                        "none" => None,
-                        "nofs" => Some(Scope::Nofs),
-                        "noio" => Some(Scope::Noio),
-                        _ => return Err(bad_value("nofs, noio or none")),
-                    }
-                }
-                _ => return Err(unknown_field()),
-            }
-        }
-        if hit {
-            return Ok(());
-        }
-        Err(err(
-            0,
-            obj.len(),
-            format!(
-                "unknown parameter `{key}`: no bufio client, loop, daemon, filesystem or task named `{obj}`"
-            ),
-        ))
     }
 
     /// The served device a bio to `dev` ends up on (dm targets forward).
@@ -700,9 +563,11 @@ impl Scenario {
             match &self.devices[d].kind {
                 DevKind::Disk => return 0,
                 DevKind::Dm { lower, .. } => d = *lower,
-                DevKind::Loop { fs, .. } | DevKind::Daemon { fs, .. } => {
+                DevKind::Loop { fs, .. } | DevKind::Daemon { fs: Some(fs), .. } => {
                     return self.fs_depth(*fs).saturating_add(1);
                 }
+                // A socket transport: the peer is remote, like a disk.
+                DevKind::Daemon { fs: None, .. } => return 0,
             }
         }
         0
@@ -715,7 +580,8 @@ impl Scenario {
     /// The fs a device's server does file I/O on, if any.
     pub fn backing_fs(&self, dev: usize) -> Option<usize> {
         match &self.devices[dev].kind {
-            DevKind::Loop { fs, .. } | DevKind::Daemon { fs, .. } => Some(*fs),
+            DevKind::Loop { fs, .. } => Some(*fs),
+            DevKind::Daemon { fs, .. } => *fs,
             _ => None,
         }
     }
@@ -754,9 +620,22 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         names.add(&b.name, "bufio client", i)?;
     }
     let mut locks: Vec<String> = Vec::new();
+    let mut lock_kinds: Vec<LockKind> = Vec::new();
     for l in &raw.lock {
         names.add(&l.name, "lock", locks.len())?;
         locks.push(l.name.get_ref().clone());
+        lock_kinds.push(match &l.kind {
+            None => LockKind::Mutex,
+            Some(k) => LockKind::parse(k.get_ref()).ok_or_else(|| {
+                e.at(
+                    k.span(),
+                    format!(
+                        "unknown lock kind `{}`; known: mutex, jbd2-handle, xfs-transaction, btrfs-transaction",
+                        k.get_ref()
+                    ),
+                )
+            })?,
+        });
     }
     for b in &raw.bufio {
         let lname = format!("{}.lock", b.name.get_ref());
@@ -770,6 +649,7 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         }
         names.map.insert(lname.clone(), ("lock", locks.len()));
         locks.push(lname);
+        lock_kinds.push(LockKind::Mutex);
     }
     for (i, t) in raw.task.iter().enumerate() {
         names.add(&t.name, "task", i)?;
@@ -861,15 +741,37 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
                 format!("unknown daemon kind `{kind}`; known: tcmu, fuse, ublk, nbd"),
             ));
         }
-        let (fs, file) = fs_of_file(&d.file)?;
-        let qd = d.queue_depth.as_ref().map_or(1, |q| *q.get_ref());
-        if let Some(q) = d
-            .queue_depth
+        let transport = d
+            .transport
             .as_ref()
-            .filter(|q| !(1..=8).contains(q.get_ref()))
-        {
-            return Err(e.at(check_span(q), "queue_depth must be 1..=8"));
-        }
+            .map_or("file", |t| t.get_ref().as_str());
+        let (fs, file) = match (transport, &d.file) {
+            ("file", Some(f)) => {
+                let (fs, file) = fs_of_file(f)?;
+                (Some(fs), file)
+            }
+            ("file", None) => {
+                return Err(e.at(
+                    d.name.span(),
+                    format!(
+                        "daemon `{}` needs `file` (or `transport = \"socket\"`)",
+                        d.name.get_ref()
+                    ),
+                ));
+            }
+            ("socket", None) => (None, String::new()),
+            ("socket", Some(f)) => {
+                return Err(e.at(f.span(), "a socket transport has no backing `file`"));
+            }
+            (other, _) => {
+                return Err(e.at(
+                    d.transport.as_ref().map_or(d.name.span(), check_span),
+                    format!("unknown transport `{other}`; known: file, socket"),
+                ));
+            }
+        };
+        let qd = d.queue_depth.as_ref().map_or(1, |q| *q.get_ref());
+        let threads = d.threads.as_ref().map_or(1, |q| *q.get_ref());
         let process = d.process.clone().unwrap_or_else(|| match kind.as_str() {
             "tcmu" => "tcmu-runner".into(),
             k => format!("{k}-daemon"),
@@ -882,7 +784,9 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
                 fs,
                 file,
                 queue_depth: qd,
+                threads,
                 io_flusher: d.io_flusher.unwrap_or(false),
+                serve: Vec::new(),
             },
         });
     }
@@ -895,9 +799,6 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
             Some(g) => gfp_at(e, g)?,
         };
         let dirty_inodes = f.dirty_inodes.as_ref().map_or(0, |d| *d.get_ref());
-        if let Some(d) = f.dirty_inodes.as_ref().filter(|d| *d.get_ref() > f.inodes) {
-            return Err(e.at(d.span(), "dirty_inodes cannot exceed inodes"));
-        }
         fss.push(Fs {
             name: f.name.get_ref().clone(),
             fstype: f.fstype.clone().unwrap_or_else(|| "ext4".into()),
@@ -917,6 +818,20 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
                 .map(lock_ref)
                 .collect::<Result<_, _>>()?,
             write_gfp,
+            write_through: f.write_through,
+            inode_reclaim: match &f.inode_reclaim {
+                None => InodeReclaim::WriteAndWait,
+                Some(r) => InodeReclaim::parse(r.get_ref()).ok_or_else(|| {
+                    e.at(
+                        r.span(),
+                        format!(
+                            "unknown inode_reclaim `{}`; known: write-and-wait, skip-dirty",
+                            r.get_ref()
+                        ),
+                    )
+                })?,
+            },
+            inactivate_in_reclaim: f.inactivate_in_reclaim.unwrap_or(true),
         });
     }
     let mut bufios = Vec::new();
@@ -962,15 +877,19 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         None => None,
         Some(s) => Some(names.get(s, &["device"])?.1),
     };
-    let low = m.low.unwrap_or(m.min + m.min / 4);
-    let high = m.high.unwrap_or(low + m.min / 4);
-    if !(m.min <= low && low <= high) {
-        return Err(e.at(0..0, "watermarks must satisfy min <= low <= high"));
-    }
+    let min = *m.min.get_ref();
+    let low = m
+        .low
+        .as_ref()
+        .map_or(min.saturating_add(min / 4), |l| *l.get_ref());
+    let high = m
+        .high
+        .as_ref()
+        .map_or(low.saturating_add(min / 4), |h| *h.get_ref());
     let memory = Memory {
         pages: m.pages.unwrap_or(0),
-        free: m.free,
-        min: m.min,
+        free: *m.free.get_ref(),
+        min,
         low,
         high,
         batch: m.batch.unwrap_or(2).max(1),
@@ -980,26 +899,6 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         swap_dev,
         swap_pages: m.swap_pages,
     };
-    // Pages only move between free, caches and tasks: bounding the sum
-    // bounds every counter of the world.
-    let total: u32 = memory.free as u32
-        + memory.anon as u32
-        + raw
-            .fs
-            .iter()
-            .map(|f| f.clean as u32 + f.dirty as u32 + f.inodes as u32)
-            .sum::<u32>()
-        + raw
-            .bufio
-            .iter()
-            .map(|b| b.clean as u32 + b.dirty as u32)
-            .sum::<u32>();
-    if total > MAX_PAGES {
-        return Err(e.at(
-            0..0,
-            format!("{total} pages in the scenario; at most {MAX_PAGES} (free + caches + anon)"),
-        ));
-    }
     let policies = match &raw.policy {
         None => vec![Policy::BASELINE],
         Some(p) => p
@@ -1032,27 +931,16 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         devices,
         fss,
         bufios,
+        lock_nofs: lock_kinds.iter().map(|k| k.nofs_scope(None)).collect(),
+        lock_kinds,
         locks,
         tasks: Vec::new(),
         vmalloc,
+        io_flusher_prctl: true,
+        kernel: None,
+        notes: Vec::new(),
     };
     check_stack(&sc, &dev_names, e)?;
-    let servers: usize = sc
-        .devices
-        .iter()
-        .map(|d| match d.kind {
-            DevKind::Loop { .. } => 1,
-            DevKind::Daemon { queue_depth, .. } => queue_depth as usize,
-            _ => 0,
-        })
-        .sum();
-    let actors = servers + 1 + usize::from(sc.memory.kswapd) + sc.bufios.len();
-    if raw.task.len() + actors > MAX_TASKS {
-        return Err(e.at(
-            raw.task.last().map_or(0..0, |t| t.name.span()),
-            format!("too many tasks: {} plus {actors} kernel workers and daemon threads (at most {MAX_TASKS})", raw.task.len()),
-        ));
-    }
     let mut tasks = Vec::new();
     for t in &raw.task {
         let fs = match &t.fs {
@@ -1084,6 +972,7 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
             name_span: t.name.span(),
             program: t.program.get_ref(),
             program_span: t.program.span(),
+            serve: None,
         };
         let program = program::parse(&view, e, &lookup, &sc)?;
         tasks.push(TaskSpec {
@@ -1095,6 +984,74 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
         });
     }
     sc.tasks = tasks;
+    // Daemons' per-request programs (devices are indexed disks, loops, dm,
+    // then daemons).
+    let first_daemon = raw.disk.len() + raw.loops.len() + raw.dm.len();
+    for (i, d) in raw.daemon.iter().enumerate() {
+        let DevKind::Daemon { fs, .. } = &sc.devices[first_daemon + i].kind else {
+            continue;
+        };
+        let has_file = fs.is_some();
+        let serve = match &d.serve {
+            None if has_file => vec![Stmt::Pwrite],
+            None => vec![Stmt::Send { pages: 1 }],
+            Some(lines) => {
+                let lookup = |name: &str,
+                              span: Range<usize>,
+                              want: &[&'static str]|
+                 -> Result<(&'static str, usize), ScenarioError> {
+                    names.get(&Spanned::new(span, name.to_string()), want)
+                };
+                let view = RawTaskView {
+                    name: d.name.get_ref(),
+                    name_span: d.name.span(),
+                    program: lines.get_ref(),
+                    program_span: lines.span(),
+                    serve: Some(has_file),
+                };
+                program::parse(&view, e, &lookup, &sc)?
+            }
+        };
+        if let DevKind::Daemon { serve: s, .. } = &mut sc.devices[first_daemon + i].kind {
+            *s = serve;
+        }
+    }
+    // Pages only move between free, caches and tasks: bounding the sum
+    // bounds every counter of the world.
+    sc.validate().map_err(|inv| {
+        let n_before_daemons = raw.disk.len() + raw.loops.len() + raw.dm.len();
+        let span = match inv.field {
+            Field::Watermarks => {
+                // Point at the first key out of order.
+                let (min, low) = (sc.memory.min, sc.memory.low);
+                match (&m.low, &m.high) {
+                    (Some(l), _) if min > low => l.span(),
+                    (_, Some(h)) => h.span(),
+                    (Some(l), None) => l.span(),
+                    (None, None) => m.min.span(),
+                }
+            }
+            Field::QueueDepth(d) => {
+                let raw_d = &raw.daemon[d - n_before_daemons];
+                raw_d
+                    .queue_depth
+                    .as_ref()
+                    .map_or(raw_d.name.span(), check_span)
+            }
+            Field::Threads(d) => {
+                let raw_d = &raw.daemon[d - n_before_daemons];
+                raw_d.threads.as_ref().map_or(raw_d.name.span(), check_span)
+            }
+            Field::DirtyInodes(f) => raw.fs[f]
+                .dirty_inodes
+                .as_ref()
+                .map_or(raw.fs[f].name.span(), check_span),
+            Field::TotalPages => m.free.span(),
+            Field::Tasks => raw.task.last().map_or(m.free.span(), |t| t.name.span()),
+            Field::Repeat(t) => raw.task[t].name.span(),
+        };
+        e.at(span, inv.message)
+    })?;
     Ok(sc)
 }
 
@@ -1121,7 +1078,8 @@ fn check_stack(
         match &sc.devices[d].kind {
             DevKind::Disk => None,
             DevKind::Dm { lower, .. } => Some(*lower),
-            DevKind::Loop { fs, .. } | DevKind::Daemon { fs, .. } => Some(sc.fss[*fs].dev),
+            DevKind::Loop { fs, .. } => Some(sc.fss[*fs].dev),
+            DevKind::Daemon { fs, .. } => fs.map(|f| sc.fss[f].dev),
         }
     };
     for (start, start_name) in dev_names.iter().enumerate().take(n) {

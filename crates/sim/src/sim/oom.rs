@@ -1,0 +1,39 @@
+//! The OOM killer: chooses the user task holding the most memory that is
+//! not inside a lock or waiting on a bio, and frees its memory.
+
+use super::*;
+
+impl Sim {
+    pub(super) fn oom_victim(&self, w: &World) -> Option<usize> {
+        if !self.sc.memory.oom_killer {
+            return None;
+        }
+        let mut best: Option<(u8, usize)> = None;
+        for t in 0..self.tasks.len() {
+            let task = &w.tasks[t];
+            if self.tasks[t].kind != Kind::User
+                || task.st != ST_READY
+                || task.held == 0
+                || task.bio_st != BIO_NONE
+            {
+                continue;
+            }
+            if w.locks[..w.nl as usize].contains(&(t as u8)) {
+                continue;
+            }
+            if best.is_none_or(|(h, _)| task.held > h) {
+                best = Some((task.held, t));
+            }
+        }
+        best.map(|b| b.1)
+    }
+
+    /// Kill `v` and give its pages back.
+    pub(super) fn oom_kill(&self, n: &mut World, v: usize, ev: &mut Events) {
+        let victim = &mut n.tasks[v];
+        n.free += victim.held as u16;
+        victim.held = 0;
+        victim.st = ST_KILLED;
+        ev.push(EvKind::OomKill, v, 0, 0);
+    }
+}
