@@ -3,6 +3,7 @@
 //! step does, whether a final world is a deadlock, what a step means in
 //! kernel terms) is answered by the simulator; this file only translates.
 
+use reclaimscope_sim::symmetry::Symmetry;
 use reclaimscope_sim::{Choice, Sim, Status, World};
 
 use crate::model::{Model, Terminal};
@@ -10,12 +11,20 @@ use crate::model::{Model, Terminal};
 /// A compiled scenario + policy, explored by the checkers.
 pub struct SimModel<'a> {
     sim: &'a Sim,
+    /// Interchangeable tasks, for [`Model::representative`].
+    symmetry: Symmetry,
+    /// `Sim::policy_reads_world`, asked once.
+    reads_world: bool,
 }
 
 impl<'a> SimModel<'a> {
     /// Wrap a compiled simulator.
     pub fn new(sim: &'a Sim) -> SimModel<'a> {
-        SimModel { sim }
+        SimModel {
+            sim,
+            symmetry: Symmetry::new(sim),
+            reads_world: sim.policy_reads_world(),
+        }
     }
 
     /// The simulator being explored.
@@ -55,7 +64,7 @@ impl Model for SimModel<'_> {
     }
 
     fn is_local(&self, state: &World, action: Choice) -> bool {
-        self.sim.is_local(state, action)
+        self.sim.independent(state, action, self.reads_world)
     }
 
     /// The simulator decides what counts as progress (a reclaim round that
@@ -63,6 +72,12 @@ impl Model for SimModel<'_> {
     /// cycles made of non-progress steps.
     fn is_progress(&self, state: &World, action: Choice) -> bool {
         self.sim.is_progress(state, action)
+    }
+
+    /// The simulator's canonical form: interchangeable tasks sorted, every
+    /// reference to them renamed (`reclaimscope_sim::symmetry`).
+    fn representative(&self, state: &World) -> Option<World> {
+        self.symmetry.canonical(state)
     }
 
     /// The simulator's one-pass hash of the used slots (the derived `Hash`
