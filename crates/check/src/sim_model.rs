@@ -15,6 +15,9 @@ pub struct SimModel<'a> {
     symmetry: Symmetry,
     /// `Sim::policy_reads_world`, asked once.
     reads_world: bool,
+    /// List only one of several choices that interchangeable tasks offer
+    /// in the same situation (see [`SimModel::symmetric_actions`]).
+    prune: bool,
 }
 
 impl<'a> SimModel<'a> {
@@ -24,7 +27,18 @@ impl<'a> SimModel<'a> {
             sim,
             symmetry: Symmetry::new(sim),
             reads_world: sim.policy_reads_world(),
+            prune: false,
         }
+    }
+
+    /// With symmetry reduction on, `actions` may leave out a choice whose
+    /// successor is a renaming of a listed choice's successor (identical
+    /// idle writers or handler threads: `Symmetry::prune`). The searches
+    /// key states by orbit, so the orbit is reached anyway, at the same
+    /// depth; fewer successors are built and fingerprinted.
+    pub fn symmetric_actions(mut self, on: bool) -> Self {
+        self.prune = on;
+        self
     }
 
     /// The simulator being explored.
@@ -43,6 +57,9 @@ impl Model for SimModel<'_> {
 
     fn actions(&self, state: &World, out: &mut Vec<Choice>) {
         self.sim.choices(state, out);
+        if self.prune {
+            self.symmetry.prune(state, out);
+        }
     }
 
     fn next_state(&self, state: &World, action: Choice) -> World {
@@ -157,7 +174,7 @@ pub fn check_sim(
 ) -> Outcome {
     use crate::checker::{bfs, dfs};
     use crate::report::Verdict;
-    let model = SimModel::new(sim);
+    let model = SimModel::new(sim).symmetric_actions(opts.symmetry);
     let report = bfs::check(&model, opts);
     let mut outcome = outcome_of(&model, scenario, policy, &report, "deadlock search");
     if report.verdict == Verdict::Safe && plan.livelock {

@@ -40,7 +40,7 @@ fn opts(threads: usize, por: bool, symmetry: bool) -> Options<'static> {
 /// (verdict, trace length, states) of the shortest-deadlock search, after
 /// replaying a counterexample on the unreduced simulator.
 fn search(sim: &Sim, what: &str, o: &Options<'_>) -> (Verdict, usize, u64) {
-    let model = SimModel::new(sim);
+    let model = SimModel::new(sim).symmetric_actions(o.symmetry);
     let report = bfs::check(&model, o);
     let len = match &report.trace {
         None => 0,
@@ -113,7 +113,7 @@ fn identical_writers_reduce_and_agree_across_threads() {
     // 3! * 2! = 12 times fewer states; ask for at least 4.
     assert!(sym.2 * 4 < full.2, "{} vs {}", sym.2, full.2);
     for (por, symmetry) in [(true, true), (false, true), (true, false)] {
-        let model = SimModel::new(&sim);
+        let model = SimModel::new(&sim).symmetric_actions(symmetry);
         let one = bfs::check(&model, &opts(1, por, symmetry));
         let two = bfs::check(&model, &opts(2, por, symmetry));
         let text = |r: &reclaimscope_check::Report<SimModel<'_>>| {

@@ -143,6 +143,54 @@ impl Symmetry {
         cur
     }
 
+    /// Drop from `choices` (as listed for `w`) those that a renaming fixing
+    /// `w` maps from a kept one: their successors are in the same orbit.
+    /// Task `t` is redundant when an earlier member `u` of its class has
+    /// the same value, and neither holds a lock, serves a bio or has its
+    /// bio served: swapping `u` and `t` then leaves `w` unchanged, so any
+    /// choice naming `t` is the image of the same choice naming `u`.
+    pub fn prune(&self, w: &World, choices: &mut Vec<Choice>) {
+        let nt = w.nt as usize;
+        let mut pinned = [false; MAX_TASKS];
+        for &o in &w.locks[..w.nl as usize] {
+            if o != NONE {
+                pinned[o as usize] = true;
+            }
+        }
+        for (s, task) in w.tasks[..nt].iter().enumerate() {
+            if task.serving != NONE {
+                pinned[s] = true;
+                pinned[task.serving as usize] = true;
+            }
+        }
+        let mut redundant = [false; MAX_TASKS];
+        let mut any = false;
+        for class in &self.classes {
+            for (i, &t) in class.iter().enumerate() {
+                let t = t as usize;
+                if t >= nt || pinned[t] {
+                    continue;
+                }
+                let twin = class[..i].iter().any(|&u| {
+                    let u = u as usize;
+                    !pinned[u] && !redundant[u] && w.tasks[u] == w.tasks[t]
+                });
+                redundant[t] = twin;
+                any |= twin;
+            }
+        }
+        if !any {
+            return;
+        }
+        choices.retain(|c| match c.kind {
+            ChoiceKind::Complete => !redundant[c.arg as usize],
+            ChoiceKind::Serve => !redundant[c.task as usize] && !redundant[c.arg as usize],
+            ChoiceKind::Run | ChoiceKind::Reclaim | ChoiceKind::Flush => {
+                !redundant[c.task as usize]
+            }
+        });
+    }
+
     /// Sort every class by its [`sort_key`] (ties keep slot order).
     fn sort_perm(&self, w: &World, with_serving: bool) -> Perm {
         let nt = w.nt as usize;
