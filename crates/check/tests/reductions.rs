@@ -122,7 +122,10 @@ fn identical_writers_reduce_and_agree_across_threads() {
                 .iter()
                 .flat_map(|t| t.steps.iter().map(|s| s.description.as_str()))
                 .collect();
-            format!("{:?} {} {} {steps:?}", r.verdict, r.stats.states, r.stats.transitions)
+            format!(
+                "{:?} {} {} {steps:?}",
+                r.verdict, r.stats.states, r.stats.transitions
+            )
         };
         assert_eq!(text(&one), text(&two), "por={por} symmetry={symmetry}");
     }

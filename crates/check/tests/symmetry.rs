@@ -160,7 +160,10 @@ fn check_walk(sim: &Sim, seed: u64, steps: usize) -> Result<(), TestCaseError> {
         // Pruning twins' choices loses no orbit.
         let mut kept = buf.clone();
         sym.prune(&w, &mut kept);
-        let orbits: Vec<World> = kept.iter().map(|&k| canon(&sym, &sim.step(&w, k))).collect();
+        let orbits: Vec<World> = kept
+            .iter()
+            .map(|&k| canon(&sym, &sim.step(&w, k)))
+            .collect();
         for &c in &buf {
             prop_assert!(kept.contains(&c) || orbits.contains(&canon(&sym, &sim.step(&w, c))));
         }

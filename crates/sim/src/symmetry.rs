@@ -52,7 +52,6 @@ enum ClassKey {
     Unique(usize),
 }
 
-
 impl Symmetry {
     /// Group `sim`'s tasks into classes of interchangeable ones.
     pub fn new(sim: &Sim) -> Symmetry {
@@ -127,9 +126,11 @@ impl Symmetry {
             permute_tasks(&mut next, &perm);
             (next, perm)
         });
-        let serving = self.classes.iter().flatten().any(|&t| {
-            (t as usize) < w.nt as usize && w.tasks[t as usize].serving != NONE
-        });
+        let serving = self
+            .classes
+            .iter()
+            .flatten()
+            .any(|&t| (t as usize) < w.nt as usize && w.tasks[t as usize].serving != NONE);
         if serving {
             let at = cur.as_ref().map_or(w, |(world, _)| world);
             let second = self.sort_perm(at, true);

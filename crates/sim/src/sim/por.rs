@@ -55,10 +55,7 @@ impl Sim {
     /// next step without gaining locks or pages)? False when it holds no
     /// pages, is not a user task, or holds a lock other than `except`.
     fn oom_candidate(&self, w: &World, t: usize, except: Option<u8>) -> bool {
-        if !self.sc.memory.oom_killer
-            || self.tasks[t].kind != Kind::User
-            || w.tasks[t].held == 0
-        {
+        if !self.sc.memory.oom_killer || self.tasks[t].kind != Kind::User || w.tasks[t].held == 0 {
             return false;
         }
         !w.locks[..w.nl as usize]
@@ -118,11 +115,9 @@ impl Sim {
             Op::Complete => !deps,
             Op::Exit => !deps && task.held == 0,
             Op::Submit { .. } => !deps,
-            Op::Lock(_)
-            | Op::Alloc(_)
-            | Op::Free(_)
-            | Op::Writeback { .. }
-            | Op::ReleaseBuf(_) => false,
+            Op::Lock(_) | Op::Alloc(_) | Op::Free(_) | Op::Writeback { .. } | Op::ReleaseBuf(_) => {
+                false
+            }
         }
     }
 }
