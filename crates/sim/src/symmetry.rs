@@ -27,7 +27,7 @@
 //! checks the commutation on random reachable worlds.
 
 use crate::scenario::{MAX_LOCKS, MAX_TASKS};
-use crate::sim::{Choice, ChoiceKind, Kind, Sim};
+use crate::sim::{Choice, ChoiceKind, Kind, Sim, TaskInfo};
 use crate::world::{NONE, Task, World};
 
 // Held locks are a u64 mask in the sort key.
@@ -57,17 +57,18 @@ impl Symmetry {
     pub fn new(sim: &Sim) -> Symmetry {
         let init = sim.initial();
         let key = |t: usize| {
-            let info = &sim.tasks[t];
-            match info.kind {
-                Kind::User => ClassKey::User {
-                    start: info.start,
-                    flags: info.flags,
-                },
-                Kind::Server { dev, kernel } => ClassKey::Server {
-                    dev,
-                    kernel,
-                    flags: info.flags,
-                },
+            // Exhaustive: a new static per-task field must say here whether
+            // it can tell two tasks apart (the name is only for the story).
+            let TaskInfo {
+                name: _,
+                kind,
+                start,
+                flags,
+            } = &sim.tasks[t];
+            let (start, flags) = (*start, *flags);
+            match *kind {
+                Kind::User => ClassKey::User { start, flags },
+                Kind::Server { dev, kernel } => ClassKey::Server { dev, kernel, flags },
                 Kind::Flusher | Kind::Kswapd | Kind::BufioWorker(_) => ClassKey::Unique(t),
             }
         };
