@@ -52,9 +52,9 @@ pub trait Model: Sync {
     /// Classify a state that has no enabled action.
     fn terminal(&self, state: &Self::State) -> Terminal;
 
-    /// Partial-order reduction hint: `action` touches only its actor's private
-    /// state, no other action can disable it, and it commutes with every other
-    /// action enabled now or later until it is taken. When true, the checker may
+    /// Partial-order reduction hint: on every path from `state` that does not
+    /// take `action`, no action disables it and every action commutes with
+    /// it (`{action}` is a persistent set). When true, the checker may
     /// explore `action` alone from `state` (see `crate::checker` for why that
     /// keeps every deadlock and every shortest deadlock length).
     fn is_local(&self, _state: &Self::State, _action: Self::Action) -> bool {

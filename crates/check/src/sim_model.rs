@@ -3,6 +3,7 @@
 //! step does, whether a final world is a deadlock, what a step means in
 //! kernel terms) is answered by the simulator; this file only translates.
 
+use reclaimscope_sim::symmetry::Symmetry;
 use reclaimscope_sim::{Choice, Sim, Status, World};
 
 use crate::model::{Model, Terminal};
@@ -10,12 +11,34 @@ use crate::model::{Model, Terminal};
 /// A compiled scenario + policy, explored by the checkers.
 pub struct SimModel<'a> {
     sim: &'a Sim,
+    /// Interchangeable tasks, for [`Model::representative`].
+    symmetry: Symmetry,
+    /// `Sim::policy_reads_world`, asked once.
+    reads_world: bool,
+    /// List only one of several choices that interchangeable tasks offer
+    /// in the same situation (see [`SimModel::symmetric_actions`]).
+    prune: bool,
 }
 
 impl<'a> SimModel<'a> {
     /// Wrap a compiled simulator.
     pub fn new(sim: &'a Sim) -> SimModel<'a> {
-        SimModel { sim }
+        SimModel {
+            sim,
+            symmetry: Symmetry::new(sim),
+            reads_world: sim.policy_reads_world(),
+            prune: false,
+        }
+    }
+
+    /// With symmetry reduction on, `actions` may leave out a choice whose
+    /// successor is a renaming of a listed choice's successor (identical
+    /// idle writers or handler threads: `Symmetry::prune`). The searches
+    /// key states by orbit, so the orbit is reached anyway, at the same
+    /// depth; fewer successors are built and fingerprinted.
+    pub fn symmetric_actions(mut self, on: bool) -> Self {
+        self.prune = on;
+        self
     }
 
     /// The simulator being explored.
@@ -34,6 +57,9 @@ impl Model for SimModel<'_> {
 
     fn actions(&self, state: &World, out: &mut Vec<Choice>) {
         self.sim.choices(state, out);
+        if self.prune {
+            self.symmetry.prune(state, out);
+        }
     }
 
     fn next_state(&self, state: &World, action: Choice) -> World {
@@ -55,7 +81,7 @@ impl Model for SimModel<'_> {
     }
 
     fn is_local(&self, state: &World, action: Choice) -> bool {
-        self.sim.is_local(state, action)
+        self.sim.independent(state, action, self.reads_world)
     }
 
     /// The simulator decides what counts as progress (a reclaim round that
@@ -63,6 +89,12 @@ impl Model for SimModel<'_> {
     /// cycles made of non-progress steps.
     fn is_progress(&self, state: &World, action: Choice) -> bool {
         self.sim.is_progress(state, action)
+    }
+
+    /// The simulator's canonical form: interchangeable tasks sorted, every
+    /// reference to them renamed (`reclaimscope_sim::symmetry`).
+    fn representative(&self, state: &World) -> Option<World> {
+        self.symmetry.canonical(state)
     }
 
     /// The simulator's one-pass hash of the used slots (the derived `Hash`
@@ -142,7 +174,7 @@ pub fn check_sim(
 ) -> Outcome {
     use crate::checker::{bfs, dfs};
     use crate::report::Verdict;
-    let model = SimModel::new(sim);
+    let model = SimModel::new(sim).symmetric_actions(opts.symmetry);
     let report = bfs::check(&model, opts);
     let mut outcome = outcome_of(&model, scenario, policy, &report, "deadlock search");
     if report.verdict == Verdict::Safe && plan.livelock {

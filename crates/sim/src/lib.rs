@@ -11,6 +11,7 @@ pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod story;
+pub mod symmetry;
 pub mod world;
 
 pub use run::{Metrics, MetricsAcc, Outcome, Rng, RunReport, run, run_quiet, run_with};

@@ -401,9 +401,7 @@ impl Sim {
         let t = c.task as usize;
         match c.kind {
             ChoiceKind::Complete => {
-                let j = (0..w.nt as usize)
-                    .find(|&j| w.tasks[j].bio_st == BIO_QUEUED && w.tasks[j].bio_dev == c.task)
-                    .unwrap_or(0);
+                let j = c.arg as usize;
                 format!(
                     "{}: completes the bio of {}",
                     self.dev_name(c.task),

@@ -46,7 +46,8 @@ pub(crate) const REP_SLOTS: usize = 3;
 ///
 /// `repr(C)` with no padding (checked below), so [`World::fingerprint`] can
 /// read a run of tasks as bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+/// `Ord` only gives the symmetry reduction a total order to sort by.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 #[repr(C)]
 pub struct Task {
     pub(crate) pc: u16,

@@ -9,29 +9,56 @@
 //! # Why the reductions are sound
 //!
 //! **Partial-order reduction** (BFS, on by default): in a state with an
-//! action `a` that [`Model::is_local`] marks local, only
-//! `a` is explored. Local means: it touches only its actor's private state,
-//! no other action disables it, and it commutes with every other action.
-//! Take any path from `s` to a deadlock `d`. `d` enables nothing, and nothing
-//! could disable `a`, so `a` occurs on the path; since it commutes with every
-//! action before it, moving it to the front gives a path of the *same length*
-//! that starts with `a`, to the same `d`. By induction on length, every
-//! deadlock stays reachable in the reduced graph at its original shortest
-//! distance (Valmari's stubborn-set argument; the "ignoring" proviso is not
-//! needed for deadlocks). The livelock search does not use this reduction:
-//! hiding actions can close or break cycles, and the cycle proviso it would
-//! need is not worth its complexity here.
+//! action `a` that [`Model::is_local`] marks local, only `a` is explored:
+//! `{a}` is a persistent (stubborn) set. Local means: on every path from
+//! the state that does not take `a`, no action disables `a` and every
+//! action commutes with `a`. The simulator proves it per step from what
+//! the step reads and writes (`reclaimscope_sim`'s `sim/por.rs`: scope
+//! and repeat bookkeeping, releasing a lock no reclaim source takes, a
+//! server or a disk completing a bio, submitting a bio, exiting with no
+//! pages; never anything that moves pages, takes a lock or a queued bio,
+//! and only the task's own bytes under a policy that reads the world).
+//! Take any path from `s` to a deadlock `d`. `d` enables nothing and
+//! nothing could disable `a`, so `a` occurs on the path; since it commutes
+//! with every action before it, moving it to the front gives a path of the
+//! *same length* that starts with `a`, to the same `d`. By induction on
+//! length, every deadlock stays reachable in the reduced graph at its
+//! original shortest distance (Valmari's stubborn-set theorem for
+//! deadlocks; the "ignoring" or cycle proviso is only needed for
+//! properties beyond deadlock, since a deadlock ends every path it is on).
+//! The livelock search does not use this reduction: hiding actions could
+//! break a spinning cycle, and preserving one needs the cycle proviso (a
+//! state whose reduced successor is on the DFS stack is expanded fully)
+//! together with invisibility of the chosen step to `is_progress`; with
+//! BFS finding deadlocks first and the livelock search running only on
+//! spaces that the BFS exhausted, that search is left unreduced.
 //!
 //! **Symmetry reduction** (BFS and DFS, on by default): the visited set keys a
-//! state by the fingerprint of [`Model::representative`],
-//! so states that differ only by a permutation of interchangeable actors are
-//! explored once. When the permutations are automorphisms of the transition
-//! relation, a state and its permutations reach deadlocks at the same
-//! distances (an automorphism maps paths to paths of the same length and
-//! deadlocks to deadlocks), so verdicts and shortest lengths are unchanged.
-//! Queues keep the concrete state, never the representative, so a trace
-//! replayed from the parent log is a real execution. A non-progress cycle in
-//! the quotient unrolls, at most `|group|` times, into one in the real graph.
+//! state by the fingerprint of [`Model::representative`], so states that
+//! differ only by a permutation of interchangeable actors are explored once.
+//! The simulator's representative (`reclaimscope_sim::symmetry`) only ever
+//! renames tasks within a class (same kind, same compiled program, same
+//! context; or handler threads of one daemon), and those renamings are
+//! automorphisms of the transition relation: `step(p(w), p(c)) ==
+//! p(step(w, c))` (`tests/symmetry.rs` checks it on random reachable worlds
+//! of random scenarios). An automorphism maps paths to paths of the same
+//! length and deadlocks to deadlocks, so every state of one orbit is at the
+//! same distance from a deadlock: verdicts and shortest lengths are
+//! unchanged, whichever member of an orbit the search continues from. With
+//! both reductions, a state either takes a persistent `{a}` (the argument
+//! above, in the concrete graph) or all its actions up to symmetry (below),
+//! and each stored state is at its orbit's true distance, so the induction
+//! goes through unchanged. Queues keep the concrete state, never the
+//! representative, so a trace replayed from the parent log is a real
+//! execution (`tests/reductions.rs` replays each one on the unreduced
+//! simulator). A non-progress cycle in the quotient unrolls, at most
+//! `|group|` times, into one in the real graph.
+//!
+//! With symmetry on, the simulator's model also lists only one of the
+//! choices that identical idle tasks offer (`SimModel::symmetric_actions`):
+//! when swapping two tasks leaves the state unchanged, a choice naming one
+//! is the swap's image of the same choice naming the other, and its
+//! successor is in the same orbit, which the search reaches anyway.
 
 pub mod bfs;
 pub mod dfs;

@@ -48,6 +48,12 @@ pub struct Args {
     /// Explore every interleaving: no partial-order or symmetry reduction.
     #[arg(long)]
     no_reduce: bool,
+    /// No partial-order reduction (independent steps explored in every order).
+    #[arg(long)]
+    no_por: bool,
+    /// No symmetry reduction (interchangeable tasks kept apart).
+    #[arg(long)]
+    no_symmetry: bool,
     /// Skip the livelock (spinning retry loop) search.
     #[arg(long)]
     no_livelock: bool,
@@ -150,8 +156,8 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     };
     let mut opts = Options {
         threads,
-        por: !args.no_reduce,
-        symmetry: !args.no_reduce,
+        por: !(args.no_reduce || args.no_por),
+        symmetry: !(args.no_reduce || args.no_symmetry),
         bounds,
         progress: Some(&show),
     };

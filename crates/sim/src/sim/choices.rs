@@ -10,17 +10,12 @@ impl Sim {
         for t in 0..w.nt as usize {
             self.task_choices(w, t, out);
         }
-        let mut queued = 0u32;
-        for task in &w.tasks[..w.nt as usize] {
-            if task.bio_st == BIO_QUEUED {
-                queued |= 1 << task.bio_dev;
-            }
-        }
-        while queued != 0 {
-            let d = queued.trailing_zeros() as usize;
-            queued &= queued - 1;
-            if self.devs[d].disk {
-                out.push(Choice::new(ChoiceKind::Complete, d, 0));
+        // A disk completes its queued bios in any order (the block layer
+        // and the device reorder requests); naming the bio keeps identical
+        // submitters interchangeable for the checker's symmetry reduction.
+        for (j, task) in w.tasks[..w.nt as usize].iter().enumerate() {
+            if task.bio_st == BIO_QUEUED && self.devs[task.bio_dev as usize].disk {
+                out.push(Choice::new(ChoiceKind::Complete, task.bio_dev as usize, j));
             }
         }
     }

@@ -442,9 +442,26 @@ impl Sim {
             err: None,
         };
         let mut tasks = Vec::new();
+        // Tasks with the same program, filesystem, scope and repeat count
+        // share one compiled program (same start pc), so the checker's
+        // symmetry reduction sees them as interchangeable.
+        let mut compiled: Vec<(&crate::scenario::TaskSpec, u16)> = Vec::new();
         for t in &sc.tasks {
+            let same = |(u, _): &&(&crate::scenario::TaskSpec, u16)| {
+                (&u.program, u.fs, u.scope, u.repeat) == (&t.program, t.fs, t.scope, t.repeat)
+            };
+            if let Some(&(_, start)) = compiled.iter().find(same) {
+                tasks.push(TaskInfo {
+                    name: t.name.clone(),
+                    kind: Kind::User,
+                    start,
+                    flags: 0,
+                });
+                continue;
+            }
             c.pending.iter_mut().for_each(|p| *p = 0);
             let start = c.pc();
+            compiled.push((t, start));
             let fs = t.fs.map(|f| f as u8);
             let mut depth = 0u8;
             let mut scopes = Vec::new();

@@ -1,19 +1,15 @@
-//! A disk: completes the oldest queued bio on its device; and the bio
-//! fields every submitter fills in.
+//! A disk: completes any bio queued on its device; and the bio fields
+//! every submitter fills in.
 
 use super::*;
 
 impl Sim {
-    /// The disk under device `d` completes a bio queued on it.
-    pub(super) fn complete(&self, n: &mut World, d: usize) {
-        if let Some(j) = self.queued_on(n, d) {
-            n.tasks[j].bio_st = BIO_DONE;
+    /// The disk under device `d` completes the bio task `j` queued on it.
+    pub(super) fn complete(&self, n: &mut World, d: usize, j: usize) {
+        let task = &mut n.tasks[j];
+        if task.bio_st == BIO_QUEUED && task.bio_dev as usize == d {
+            task.bio_st = BIO_DONE;
         }
-    }
-
-    pub(super) fn queued_on(&self, w: &World, d: usize) -> Option<usize> {
-        (0..w.nt as usize)
-            .find(|&j| w.tasks[j].bio_st == BIO_QUEUED && w.tasks[j].bio_dev as usize == d)
     }
 
     pub(super) fn submit(&self, n: &mut World, t: usize, dev: u8, write: bool, pages: u8) {

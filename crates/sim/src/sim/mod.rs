@@ -30,6 +30,7 @@ mod exec;
 mod flusher;
 mod kswapd;
 mod oom;
+mod por;
 mod reclaim;
 mod server;
 
@@ -42,7 +43,7 @@ pub struct Choice {
     pub kind: ChoiceKind,
     /// The acting task (for `Complete`: the disk's device index).
     pub task: u8,
-    /// Reclaim source, served task, or filesystem.
+    /// Reclaim source, served or completed task, or filesystem.
     pub arg: u8,
 }
 
@@ -348,7 +349,7 @@ impl Sim {
         ev.n = 0;
         let t = c.task as usize;
         match c.kind {
-            ChoiceKind::Complete => self.complete(n, t),
+            ChoiceKind::Complete => self.complete(n, t, c.arg as usize),
             ChoiceKind::Serve => self.serve(n, w, t, c.arg as usize),
             ChoiceKind::Flush => self.flush(n, t, c.arg as usize),
             ChoiceKind::Reclaim => self.start_reclaim(n, w, t, c.arg as usize, ev),
@@ -429,23 +430,9 @@ impl Sim {
         }
     }
 
-    /// Partial-order hint: the step touches only the task's private state.
+    /// Partial-order hint: the step commutes with every step other actors
+    /// can take before it and none of them disables it (`por.rs`).
     pub fn is_local(&self, w: &World, c: Choice) -> bool {
-        if c.kind != ChoiceKind::Run {
-            return false;
-        }
-        let task = &w.tasks[c.task as usize];
-        if task.st != ST_READY {
-            return false;
-        }
-        match self.ops[task.pc as usize] {
-            Op::Save { .. }
-            | Op::Restore { .. }
-            | Op::Prctl
-            | Op::RepInit { .. }
-            | Op::RepBack { .. } => true,
-            Op::TakeReserve(..) => task.bits & B_FAILED == 0,
-            _ => false,
-        }
+        self.independent(w, c, self.policy_reads_world())
     }
 }

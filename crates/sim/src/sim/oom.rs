@@ -2,13 +2,18 @@
 //! not inside a lock or waiting on a bio, and frees its memory.
 
 use super::*;
+use std::cmp::Reverse;
+
+/// The OOM killer's order on candidates: most pages held, then the
+/// earliest program, then by value (see `oom_victim`).
+type VictimKey = (u8, Reverse<usize>, Reverse<Task>);
 
 impl Sim {
     pub(super) fn oom_victim(&self, w: &World) -> Option<usize> {
         if !self.sc.memory.oom_killer {
             return None;
         }
-        let mut best: Option<(u8, usize)> = None;
+        let mut best: Option<(VictimKey, usize)> = None;
         for t in 0..self.tasks.len() {
             let task = &w.tasks[t];
             if self.tasks[t].kind != Kind::User
@@ -21,8 +26,23 @@ impl Sim {
             if w.locks[..w.nl as usize].contains(&(t as u8)) {
                 continue;
             }
-            if best.is_none_or(|(h, _)| task.held > h) {
-                best = Some((task.held, t));
+            // Ties go to the lowest slot, except between tasks running one
+            // compiled program (interchangeable for the checker's symmetry
+            // reduction), which compare by value so renaming them renames
+            // the victim: the key is (pages held, first slot of the
+            // program, value).
+            let first = (0..t)
+                .find(|&u| {
+                    self.tasks[u].kind == Kind::User && self.tasks[u].start == self.tasks[t].start
+                })
+                .unwrap_or(t);
+            let key = (
+                task.held,
+                std::cmp::Reverse(first),
+                std::cmp::Reverse(*task),
+            );
+            if best.is_none_or(|(k, _)| key > k) {
+                best = Some((key, t));
             }
         }
         best.map(|b| b.1)

@@ -1,0 +1,222 @@
+//! The simulator's symmetry (`reclaimscope_sim::symmetry`) is what makes the
+//! checker's symmetry reduction sound: renaming interchangeable tasks must
+//! be an automorphism of the step function, and the canonical form must
+//! commute with `step`; pruning the choices of identical idle twins loses
+//! no orbit. Checked over random reachable worlds of random
+//! scenarios: the shipped ones with their user tasks duplicated (so that
+//! classes exist) and the ublk scale family of `bench/check-scale`.
+
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use reclaimscope_model::Policy;
+use reclaimscope_sim::symmetry::{Perm, Symmetry, permute_choice, permute_tasks};
+use reclaimscope_sim::{Choice, Rng, Scenario, Sim, World};
+
+fn shipped() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// XFS on a ublk device with queue depth `n` and `n` identical writers
+/// (write + fsync twice each), as `bench/check-scale/gen.sh ublk n` prints.
+pub fn ublk_family(n: usize) -> Scenario {
+    let mut src = format!(
+        r#"name = "scale-ublk-qd{n}"
+[memory]
+free = 6
+min = 4
+low = 5
+high = 6
+batch = 2
+[[disk]]
+name = "sda"
+[[daemon]]
+name = "ublkb0"
+kind = "ublk"
+process = "ublk-server"
+file = "ext4:/srv/ublk.img"
+queue_depth = {n}
+[[fs]]
+name = "ext4"
+type = "ext4"
+dev = "sda"
+clean = 6
+write_locks = ["ext4.journal"]
+[[fs]]
+name = "xfs"
+type = "xfs"
+dev = "ublkb0"
+inodes = 4
+dirty_inodes = 2
+[[lock]]
+name = "ext4.journal"
+"#
+    );
+    for i in 1..=n {
+        src.push_str(&format!(
+            "[[task]]\nname = \"writer{i}\"\nfs = \"xfs\"\nprogram = [\"write xfs:/data/f pages=1\", \"fsync xfs\", \"write xfs:/data/f pages=1\", \"fsync xfs\"]\n"
+        ));
+    }
+    Scenario::from_toml_str(&src, "ublk-family").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Scenario number `which`: a shipped one with every user task present
+/// `copies` times, or (past the shipped ones) the ublk family.
+fn scenario(which: usize, copies: usize) -> Scenario {
+    let files = shipped();
+    if which >= files.len() {
+        return ublk_family(2 + (which - files.len()) % 2);
+    }
+    let mut sc = Scenario::load(&files[which]).unwrap();
+    let tasks = sc.tasks.clone();
+    for c in 1..copies {
+        for t in &tasks {
+            let mut t = t.clone();
+            t.name = format!("{}#{c}", t.name);
+            sc.tasks.push(t);
+        }
+    }
+    sc
+}
+
+/// A random renaming within the classes of `sym`.
+fn random_perm(sym: &Symmetry, rng: &mut Rng) -> Perm {
+    let mut perm: Perm = std::array::from_fn(|i| i as u8);
+    for class in sym.classes() {
+        let mut order = class.clone();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        for (&old, &new) in class.iter().zip(&order) {
+            perm[old as usize] = new;
+        }
+    }
+    perm
+}
+
+fn permuted(w: &World, perm: &Perm) -> World {
+    let mut out = w.clone();
+    permute_tasks(&mut out, perm);
+    out
+}
+
+fn canon(sym: &Symmetry, w: &World) -> World {
+    sym.canonical(w).unwrap_or_else(|| w.clone())
+}
+
+fn sorted(mut v: Vec<Choice>) -> Vec<Choice> {
+    v.sort_by_key(|c| (c.kind as u8, c.task, c.arg));
+    v
+}
+
+/// Walk `steps` random steps of `sim` from its initial world; at every
+/// world, check the automorphism and commutation properties.
+fn check_walk(sim: &Sim, seed: u64, steps: usize) -> Result<(), TestCaseError> {
+    let sym = Symmetry::new(sim);
+    let mut rng = Rng::new(seed);
+    let mut w = sim.initial();
+    let mut buf = Vec::new();
+    let mut renamed = Vec::new();
+    for _ in 0..steps {
+        sim.choices(&w, &mut buf);
+        if buf.is_empty() {
+            break;
+        }
+        // Renaming is an automorphism: the renamed world offers exactly the
+        // renamed choices, and each leads to the renamed successor.
+        let perm = random_perm(&sym, &mut rng);
+        let pw = permuted(&w, &perm);
+        sim.choices(&pw, &mut renamed);
+        let expect: Vec<Choice> = buf.iter().map(|&c| permute_choice(c, &perm)).collect();
+        prop_assert_eq!(sorted(renamed.clone()), sorted(expect));
+        // The canonical form does not depend on the names, and is a renaming.
+        let cw = canon(&sym, &w);
+        prop_assert_eq!(&canon(&sym, &pw), &cw);
+        let cperm = sym
+            .canonical_perm(&w)
+            .unwrap_or(std::array::from_fn(|i| i as u8));
+        prop_assert_eq!(&permuted(&w, &cperm), &cw);
+        for &c in &buf {
+            let next = sim.step(&w, c);
+            prop_assert_eq!(
+                sim.step(&pw, permute_choice(c, &perm)),
+                permuted(&next, &perm),
+                "{:?}",
+                c
+            );
+            // canon(step(w, c)) == canon(step(canon(w), c')).
+            let c2 = permute_choice(c, &cperm);
+            prop_assert_eq!(canon(&sym, &sim.step(&cw, c2)), canon(&sym, &next));
+            prop_assert_eq!(sim.status(&permuted(&next, &perm)), sim.status(&next));
+        }
+        // Pruning twins' choices loses no orbit.
+        let mut kept = buf.clone();
+        sym.prune(&w, &mut kept);
+        let orbits: Vec<World> = kept
+            .iter()
+            .map(|&k| canon(&sym, &sim.step(&w, k)))
+            .collect();
+        for &c in &buf {
+            prop_assert!(kept.contains(&c) || orbits.contains(&canon(&sym, &sim.step(&w, c))));
+        }
+        w = sim.step(&w, buf[rng.below(buf.len())]);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn renaming_interchangeable_tasks_commutes_with_step(
+        which in 0usize..16,
+        copies in 1usize..4,
+        policy in 0usize..64,
+        seed in any::<u64>(),
+    ) {
+        let files = shipped().len();
+        let sc = scenario(which % (files + 2), copies);
+        let policies = Policy::all();
+        let p = policies[policy % policies.len()];
+        // Too many tasks for the world: nothing to check.
+        let Ok(sim) = Sim::new(&sc, &p) else { return Ok(()) };
+        check_walk(&sim, seed, 60)?;
+    }
+}
+
+/// The classes are what the scenario says: identical writers form one,
+/// the daemon's handler threads another; the flusher is alone.
+#[test]
+fn classes_group_identical_writers_and_handler_threads() {
+    let sc = ublk_family(3);
+    let sim = Sim::new(&sc, &Policy::BASELINE).unwrap();
+    let sym = Symmetry::new(&sim);
+    let names = |class: &Vec<u8>| -> Vec<String> {
+        class
+            .iter()
+            .map(|&t| sim.task_name(t as usize).to_string())
+            .collect()
+    };
+    let classes: Vec<Vec<String>> = sym.classes().iter().map(names).collect();
+    assert_eq!(
+        classes,
+        vec![
+            vec!["writer1", "writer2", "writer3"],
+            vec!["ublk-server/0", "ublk-server/1", "ublk-server/2"],
+        ]
+    );
+    // A writer with a different program is in no class.
+    let mut sc = ublk_family(2);
+    sc.tasks[1].program.pop();
+    let sim = Sim::new(&sc, &Policy::BASELINE).unwrap();
+    let sym = Symmetry::new(&sim);
+    assert_eq!(sym.classes().len(), 1, "{:?}", sym.classes());
+}
