@@ -5,6 +5,7 @@
 mod cmd;
 mod diag;
 mod load;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
