@@ -166,6 +166,9 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
+    for o in &mut outcomes {
+        o.provenance = crate::load::provenance(args.kernel.as_deref(), &args.set);
+    }
     print(&args, &outcomes)?;
     Ok(exit_code(&outcomes))
 }
