@@ -255,7 +255,7 @@ fn text(
     let _ = writeln!(s, "  -ENOMEM                    {}", m.enomem);
     let _ = writeln!(
         s,
-        "  direct-reclaim rounds      {} ({} freed pages, {:.0}%)",
+        "  direct-reclaim rounds      {} ({} freed at least one page: {:.0}%)",
         m.direct_reclaim_rounds,
         m.direct_reclaim_successes,
         m.direct_reclaim_success_rate * 100.0

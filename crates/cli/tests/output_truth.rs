@@ -1,6 +1,7 @@
-//! JSON that says what produced it: `check`, `run` and `compare` record
+//! Output that tells the truth: `check`, `run` and `compare` JSON record
 //! `--kernel`, every `--set` and the tool version; `run` names the tasks
-//! and resources of its wait-for cycle exactly as `check` does.
+//! and resources of its wait-for cycle exactly as `check` does; counts are
+//! labelled with what they count.
 
 mod common;
 
@@ -99,4 +100,27 @@ fn run_and_check_name_the_cycle_the_same_way() {
             .unwrap()
             .contains(&json!("loop0 worker -> a.journal -> a-task"))
     );
+}
+
+/// `direct_reclaim_successes` counts rounds that freed at least one page
+/// (the sim's `ReclaimDone` with pages > 0), not pages: the text must say
+/// rounds, and the pages freed are listed per source below it.
+#[test]
+fn run_text_labels_reclaim_successes_as_rounds() {
+    let s6 = common::scenario("s6");
+    let (_, out, _) = common::run("run", &[&s6, "--runs", "4"]);
+    let v = json_of("run", &[&s6, "--runs", "4", "--json"]);
+    let (rounds, ok) = (
+        &v["metrics"]["direct_reclaim_rounds"],
+        &v["metrics"]["direct_reclaim_successes"],
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("direct-reclaim rounds"))
+        .expect("a direct-reclaim line");
+    assert!(
+        line.contains(&format!("{rounds} ({ok} freed at least one page: ")),
+        "{line}"
+    );
+    assert!(!out.contains("freed pages"), "{out}");
 }
