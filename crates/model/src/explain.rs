@@ -85,6 +85,12 @@ pub struct Explanation {
     /// Why the effective mask differs from the one written.
     pub transforms: Vec<String>,
     pub rows: Vec<Row>,
+    /// `effective` and `shrinker_mask` as values, for a front-end that
+    /// prints them another way (`explain --kernel`).
+    #[serde(skip)]
+    pub effective_value: GfpValue,
+    #[serde(skip)]
+    pub shrinker_value: GfpValue,
 }
 
 /// Answer `req`.
@@ -117,6 +123,8 @@ pub fn explain(req: &Request) -> Explanation {
         shrinker_mask: MaskView::of(shrinker),
         transforms: transforms(req, task),
         rows: rows_over_completions(req, task),
+        effective_value: effective,
+        shrinker_value: shrinker,
     }
 }
 
@@ -496,11 +504,20 @@ mod tests {
         assert!(row.why.contains("no direct reclaim"), "{}", row.why);
         // Every definite row's reason includes the reason of each concrete
         // completion of the unknown reclaim bits.
-        for expr in ["gfp & ~__GFP_FS", "gfp & ~__GFP_IO", "gfp | __GFP_NOWARN", "gfp & GFP_NOIO"] {
+        for expr in [
+            "gfp & ~__GFP_FS",
+            "gfp & ~__GFP_IO",
+            "gfp | __GFP_NOWARN",
+            "gfp & GFP_NOIO",
+        ] {
             let mask = parse_expr(expr).unwrap().value();
             let e = ask(expr, &[]);
             let unknown = mask.may.difference(mask.must) & reclaim_relevant();
-            let bits: Vec<Gfp> = BITS.iter().map(|(_, b)| *b).filter(|b| unknown.contains(*b)).collect();
+            let bits: Vec<Gfp> = BITS
+                .iter()
+                .map(|(_, b)| *b)
+                .filter(|b| unknown.contains(*b))
+                .collect();
             for subset in 0u32..(1 << bits.len()) {
                 let mut g = mask.must;
                 for (i, b) in bits.iter().enumerate() {
@@ -521,7 +538,13 @@ mod tests {
                         assert!(r.why.contains(&c.value), "{expr} {}: {}", r.key, r.why);
                     } else {
                         assert_eq!(r.value, c.value, "{expr} {}", r.key);
-                        assert!(r.why.contains(&c.why), "{expr} {}: {} lacks {}", r.key, r.why, c.why);
+                        assert!(
+                            r.why.contains(&c.why),
+                            "{expr} {}: {} lacks {}",
+                            r.key,
+                            r.why,
+                            c.why
+                        );
                     }
                 }
             }

@@ -24,6 +24,7 @@
 pub mod alloc;
 pub mod explain;
 pub mod gfp;
+pub mod gfp_release;
 pub mod history;
 pub mod policy;
 pub mod reclaim;
