@@ -15,6 +15,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Exit status: 0 when the report was written, whatever the verdicts \
+(they are the data); 2 on bad input. A cell is `deadlock` when the exhaustive check \
+or any seeded run reaches one."
+)]
 pub struct Args {
     /// Scenario files (TOML).
     #[arg(required = true)]
@@ -23,7 +28,9 @@ pub struct Args {
     /// `baseline,merged,sb-context+io-flusher`.
     #[arg(long, default_value = "all")]
     policy: String,
-    /// Output format.
+    /// Output format: md (text within 80 columns, the verdict matrix
+    /// first), html (one self-contained page with the matrix, charts and a
+    /// sequence diagram per deadlock), json (one object per cell).
     #[arg(long, default_value = "md", value_parser = ["md", "json", "html"])]
     format: String,
     /// Write to this file instead of standard output.
