@@ -192,7 +192,8 @@ pub struct BioMove {
     pub device: String,
     /// The task that submitted the bio and waits for it.
     pub owner: String,
-    /// The device worker or daemon that serves it; null for a disk.
+    /// The device worker or daemon thread that serves it; null for a disk,
+    /// or for a bio queued where several threads may take it.
     pub server: Option<String>,
 }
 
@@ -210,8 +211,12 @@ pub fn step_facts(
         _ => sim.task_name(action.task as usize).to_string(),
     };
     let dev_name = |d: u8| sim.scenario().devices[d as usize].name.clone();
+    // The task serving a bio: known when exactly one can (a loop worker, a
+    // bio being served); none for a disk or a queue several threads serve.
     let bio_of = |w: &World, t: usize| match sim.blocked_on(w, t) {
-        Some((Resource::Bio { dev }, holders)) => Some((dev, holders.first().copied())),
+        Some((Resource::Bio { dev }, holders)) => {
+            Some((dev, (holders.len() == 1).then(|| holders[0])))
+        }
         _ => None,
     };
     let mut bios = Vec::new();

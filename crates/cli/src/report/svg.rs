@@ -105,19 +105,33 @@ pub fn sequence(c: &Cell, id: &str) -> String {
         "<defs><marker id=\"{id}-a\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#333\"/></marker><marker id=\"{id}-r\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#c00\"/></marker></defs>"
     );
     // Lane heads and lifelines.
+    // A lane named after a device is its queue (or a disk), not a task.
+    let is_device = |name: &str| {
+        c.trace
+            .iter()
+            .flat_map(|l| &l.bios)
+            .any(|b| b.device == name)
+    };
     for l in &lanes {
         let cx = x(l);
         let (stroke, fill) = if in_cycle(l) {
             ("#c00", "#fee")
+        } else if is_device(l) {
+            ("#555\" stroke-dasharray=\"3 2", "#fff")
         } else {
             ("#555", "#f4f4f4")
+        };
+        let shown = if is_device(l) && !in_cycle(l) {
+            format!("{l} (device)")
+        } else {
+            l.clone()
         };
         let _ = writeln!(
             s,
             "<g class=\"lane\"><rect x=\"{}\" y=\"6\" width=\"{}\" height=\"30\" rx=\"4\" fill=\"{fill}\" stroke=\"{stroke}\"/><text x=\"{cx}\" y=\"25\" text-anchor=\"middle\" font-weight=\"bold\">{}</text><line x1=\"{cx}\" y1=\"36\" x2=\"{cx}\" y2=\"{}\" stroke=\"#999\" stroke-dasharray=\"4 3\"/></g>",
             cx - LANE_W / 2 + 6,
             LANE_W - 12,
-            esc(&clip(l, 22)),
+            esc(&clip(&shown, 22)),
             height - 8
         );
     }
@@ -126,7 +140,7 @@ pub fn sequence(c: &Cell, id: &str) -> String {
         "<text x=\"{text_x}\" y=\"25\" font-weight=\"bold\">what happens</text>"
     );
     for (i, l) in c.trace.iter().enumerate() {
-        step_row(&mut s, l, body_top + i * ROW_H, &x, text_x, id);
+        step_row(&mut s, l, body_top + i * ROW_H, (&lanes, &x), text_x, id);
     }
     // The wait-for cycle at the final world.
     if !c.cycle_edges.is_empty() {
@@ -173,7 +187,7 @@ fn step_row(
     s: &mut String,
     l: &TraceLine,
     top: usize,
-    x: &dyn Fn(&str) -> usize,
+    (lanes, x): (&[String], &dyn Fn(&str) -> usize),
     text_x: usize,
     id: &str,
 ) {
@@ -196,12 +210,18 @@ fn step_row(
                 "",
                 format!("bio \u{2192} {}", b.device),
             ),
-            "taken" => (
-                x(&b.owner),
-                x(target),
-                " stroke-dasharray=\"2 3\"",
-                "takes bio".into(),
-            ),
+            // A server takes a bio from its device's queue when the submit
+            // arrow went there, else straight from the submitter.
+            "taken" => {
+                let queue = lanes.iter().any(|l| *l == b.device);
+                let from = if queue { x(&b.device) } else { x(&b.owner) };
+                (
+                    from,
+                    x(target),
+                    " stroke-dasharray=\"2 3\"",
+                    "takes bio".into(),
+                )
+            }
             _ => (
                 x(target),
                 x(&b.owner),
@@ -209,10 +229,22 @@ fn step_row(
                 "bio done".into(),
             ),
         };
+        let y = mid + 6;
         if from == to {
+            // A task submitting to the device it serves itself.
+            let _ = writeln!(
+                s,
+                "<path class=\"bio {ev}\" d=\"M{x1},{y0} c36,-10 36,18 2,10\" fill=\"none\" stroke=\"#333\" stroke-width=\"1.5\"{dash} marker-end=\"url(#{id}-a)\"/><text x=\"{lx}\" y=\"{ly}\" font-size=\"11\" fill=\"#225\">{label}</text>",
+                ev = b.event,
+                x1 = from + 10,
+                y0 = y - 6,
+                lx = from + 40,
+                ly = y + 4,
+                label = esc(&label),
+            );
             continue;
         }
-        let (y, off) = (mid + 6, if from < to { 12 } else { -12 });
+        let off = if from < to { 12 } else { -12 };
         let _ = writeln!(
             s,
             "<line class=\"bio {ev}\" x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"#333\" stroke-width=\"1.5\"{dash} marker-end=\"url(#{id}-a)\"/><text x=\"{lx}\" y=\"{ly}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#225\">{label}</text>",
