@@ -183,11 +183,14 @@ pub fn sequence(c: &Cell, id: &str) -> String {
     s
 }
 
+/// The lanes of a diagram and the x of a lane's lifeline.
+type Lanes<'a> = (&'a [String], &'a dyn Fn(&str) -> usize);
+
 fn step_row(
     s: &mut String,
     l: &TraceLine,
     top: usize,
-    (lanes, x): (&[String], &dyn Fn(&str) -> usize),
+    (lanes, x): Lanes<'_>,
     text_x: usize,
     id: &str,
 ) {
@@ -213,7 +216,7 @@ fn step_row(
             // A server takes a bio from its device's queue when the submit
             // arrow went there, else straight from the submitter.
             "taken" => {
-                let queue = lanes.iter().any(|l| *l == b.device);
+                let queue = lanes.contains(&b.device);
                 let from = if queue { x(&b.device) } else { x(&b.owner) };
                 (
                     from,
