@@ -12,7 +12,7 @@ const STYLE: &str = "body{font-family:sans-serif;margin:1.5em 2em;color:#222;max
 h1{font-size:1.5em}h2{margin-top:2em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding:3px 8px}\
 th{background:#f0f0f0}td.num{text-align:right}\
-table.matrix td{text-align:center;font-weight:bold}table.matrix td a{color:#fff;text-decoration:none;display:block}\
+table.matrix td{text-align:center;font-weight:bold;white-space:nowrap}table.matrix td a{color:#fff;text-decoration:none;display:block}\
 td.deadlock{background:#d9534f}td.deadlock a{color:#fff}td.livelock{background:#e08e0b}td.safe{background:#4cae4c}td.inconclusive{background:#c8b400}\
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:2px 1em}dl.meta dt{font-weight:bold}dl.meta dd{margin:0}\
 code,pre{background:#f6f6f6;padding:1px 3px}.legend span.sw{display:inline-block;width:1em;height:1em;vertical-align:middle;margin:0 .3em 0 1em}\
@@ -53,7 +53,7 @@ fn provenance(o: &mut String, meta: &Meta) {
     let p = &meta.provenance;
     let _ = writeln!(
         o,
-        "<dl class=\"meta\"><dt>command</dt><dd><code id=\"command-line\">{}</code></dd><dt>kernel</dt><dd id=\"kernel\">{}</dd><dt>--set</dt><dd id=\"set\">{}</dd><dt>tool</dt><dd id=\"tool-version\">{}</dd><dt>per cell</dt><dd>one exhaustive check (--max-states {}, --time-limit {} s) and {} seeded runs (seeds 0..{}, --max-steps {})</dd></dl>",
+        "<dl class=\"meta\"><dt>command</dt><dd><code id=\"command-line\">{}</code></dd><dt>kernel</dt><dd id=\"kernel\">{}</dd><dt>--set</dt><dd id=\"set\">{}</dd><dt>tool</dt><dd id=\"tool-version\">{}</dd><dt>per cell</dt><dd>one exhaustive check (--max-states {}, --time-limit {} s) and {} seeded runs (seeds 0 to {}, --max-steps {})</dd></dl>",
         esc(&meta.command_line),
         esc(p
             .kernel
@@ -72,7 +72,7 @@ fn provenance(o: &mut String, meta: &Meta) {
         meta.max_states,
         meta.time_limit,
         meta.seeds,
-        meta.seeds,
+        meta.seeds.saturating_sub(1),
         meta.max_steps
     );
 }
