@@ -243,3 +243,24 @@ fn bad_input_exits_2() {
     assert_eq!(code, 2);
     assert!(err.contains("banana"), "{err}");
 }
+
+/// Same input, same bytes: the page names no time, host or path beyond
+/// the command line, and the check's trace does not depend on threads.
+#[test]
+fn report_is_deterministic() {
+    let args = [
+        scenario("s1-loop-bufio.toml"),
+        scenario("ublk-qd2.toml"),
+        "--policy".into(),
+        "baseline,sb-context".into(),
+        "--seeds".into(),
+        "3".into(),
+        "--format".into(),
+        "html".into(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_, a, _) = compare(&args);
+    let (_, b, _) = compare(&args);
+    assert!(a.len() > 1000);
+    assert_eq!(a, b);
+}

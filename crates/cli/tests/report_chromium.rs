@@ -11,6 +11,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser"].iter().find_map(|name| {
@@ -24,7 +25,10 @@ fn chromium() -> Option<PathBuf> {
 
 /// Run headless Chromium on `page` with a fresh profile; stdout and stderr.
 fn headless(bin: &Path, profile: &Path, extra: &[&str], page: &Path) -> (String, String) {
-    let out = Command::new(bin)
+    // Files, not pipes: a pipe nobody drains would stall a big --dump-dom.
+    let out_file = profile.with_extension("stdout");
+    let err_file = profile.with_extension("stderr");
+    let mut out = Command::new(bin)
         .args([
             "--headless",
             "--no-sandbox",
@@ -39,12 +43,21 @@ fn headless(bin: &Path, profile: &Path, extra: &[&str], page: &Path) -> (String,
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(format!("file://{}", page.display()))
-        .output()
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .spawn()
         .expect("start chromium");
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    // A browser that hangs must fail the test, not stall CI.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while out.try_wait().expect("wait for chromium").is_none() {
+        if Instant::now() > deadline {
+            let _ = out.kill();
+            panic!("chromium did not finish within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let read = |f: &Path| String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+    (read(&out_file), read(&err_file))
 }
 
 /// Console messages and uncaught exceptions. Chromium logs every console
