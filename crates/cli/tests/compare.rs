@@ -250,7 +250,7 @@ fn bad_input_exits_2() {
 fn report_is_deterministic() {
     let args = [
         scenario("s1-loop-bufio.toml"),
-        scenario("ublk-qd2.toml"),
+        scenario("s2-tcmu-zoned.toml"),
         "--policy".into(),
         "baseline,sb-context".into(),
         "--seeds".into(),
