@@ -188,7 +188,9 @@ fn metrics_table(out: &mut String, rows: &[&Cell]) {
 fn traces(out: &mut String, rows: &[&Cell]) {
     let mut seen: Vec<(Vec<String>, Vec<&str>, &Cell)> = Vec::new();
     for c in rows.iter().filter(|c| c.verdict == "deadlock") {
-        let key: Vec<String> = c.trace.iter().map(|l| l.description.clone()).collect();
+        // A run-found trace is told with its seed: group only equal seeds.
+        let mut key: Vec<String> = c.trace.iter().map(|l| l.description.clone()).collect();
+        key.push(format!("{:?} {:?}", c.found_by, c.seed));
         match seen.iter_mut().find(|(k, ..)| *k == key) {
             Some((_, pols, _)) => pols.push(&c.policy),
             None => seen.push((key, vec![&c.policy], c)),
