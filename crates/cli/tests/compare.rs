@@ -25,7 +25,7 @@ fn cell<'a>(cells: &'a [serde_json::Value], policy: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("no cell for {policy}"))
 }
 
-/// Seed 000: under baseline the io-gated dm-bufio shrinker writes back to
+/// "[PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-29): under baseline the io-gated dm-bufio shrinker writes back to
 /// loop0 from the GFP_NOFS context, and loop0's worker needs the journal
 /// that context holds: deadlock. `merged` takes __GFP_IO from NOFS
 /// contexts, so the shrinker only trylocks and evicts clean buffers: safe.
@@ -48,7 +48,7 @@ fn s1_baseline_deadlocks_merged_does_not() {
     assert_eq!(cell(&cells, "merged")["runs_blocked"], 0);
 }
 
-/// Seed 003 (S6): from NOFS contexts, dependency-aware and sb-context may
+/// Dave Chinner's reply in "[PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-29) (S6): from NOFS contexts, dependency-aware and sb-context may
 /// prune the other filesystems' superblocks at the same depth, baseline
 /// may not; swap-only-io keeps swap so it matches baseline here; merged
 /// also loses swap. DESIGN: dependency-aware >= sb-context > baseline >=

@@ -18,7 +18,8 @@ fn kernel_under_nofs_scope() {
     insta::assert_snapshot!(out);
 }
 
-/// dm-bufio's second attempt (seed 002): one round, no OOM, may fail.
+/// dm-bufio's second attempt ("Re: dm bufio: Reduce dm_bufio_lock
+/// contention", 2018-06-18): one round, no OOM, may fail.
 #[test]
 fn bufio_noio_noretry() {
     let (code, out, _) = explain(&["GFP_NOIO | __GFP_NORETRY | __GFP_NOMEMALLOC | __GFP_NOWARN"]);

@@ -110,7 +110,7 @@ fn compare_report_renders_in_headless_chromium() {
     std::fs::create_dir_all(&dir).unwrap();
     let dir = dir.canonicalize().unwrap();
     let page = dir.join("compare.html");
-    // S1 (seed 000's dm-bufio on loop) and S4 (vmalloc's GFP_KERNEL page
+    // S1 (dm-bufio on loop, "[PATCH 0/6] Overhaul memalloc_no*") and S4 (vmalloc's GFP_KERNEL page
     // tables under a NOFS caller): both deadlock under baseline in 4 steps.
     let (code, _, err) = common::run(
         "compare",
