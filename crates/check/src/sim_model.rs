@@ -4,7 +4,7 @@
 //! kernel terms) is answered by the simulator; this file only translates.
 
 use reclaimscope_sim::symmetry::Symmetry;
-use reclaimscope_sim::{Choice, Sim, Status, World};
+use reclaimscope_sim::{Choice, ChoiceKind, Resource, Sim, Status, WaitEdge, World};
 
 use crate::model::{Model, Terminal};
 
@@ -139,12 +139,65 @@ pub struct Outcome {
     pub wait_for_cycle: Vec<String>,
     /// Deadlock: the same cycle on one line.
     pub cycle: Option<String>,
+    /// Deadlock: the same cycle with every task and resource named, one
+    /// object per edge (`run --json` carries the same field).
+    pub cycle_edges: Vec<CycleEdge>,
     /// Deadlock: why each unfinished task cannot move.
     pub blocked: Vec<String>,
     /// Deadlock: the simulator's status word for the final world.
     pub status: Option<String>,
     /// Whether the livelock search ran (only after a `safe` deadlock search).
     pub livelock_checked: bool,
+    /// What produced this outcome: kernel release, `--set` values, tool
+    /// version. Filled in by the front-end, which knows the command line.
+    #[serde(flatten)]
+    pub provenance: Provenance,
+}
+
+/// The inputs besides the scenario file that decide a verdict, recorded in
+/// every JSON report so a forwarded result can be reproduced.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Provenance {
+    /// `--kernel X.Y` as given, or null when the scenario's own parameters
+    /// were used.
+    pub kernel: Option<String>,
+    /// Every `--set KEY=VALUE`, in the order applied (after `--kernel`).
+    pub set: Vec<String>,
+    /// `reclaimscope X.Y.Z`.
+    pub tool_version: String,
+}
+
+/// One edge of a wait-for cycle with names: `task` waits for `resource`
+/// (of kind `lock`, `bio`, `memory` or `reserve`), which only `held_by`
+/// can release.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CycleEdge {
+    /// The waiting task.
+    pub task: String,
+    /// `lock`, `bio`, `memory` or `reserve`.
+    pub kind: &'static str,
+    /// The lock's name, `bio@DEVICE`, `memory` or the dm-bufio reserve.
+    pub resource: String,
+    /// The task that holds or serves it.
+    pub held_by: String,
+}
+
+/// Name every task and resource of a wait-for cycle.
+pub fn cycle_edges(sim: &Sim, cycle: &[WaitEdge]) -> Vec<CycleEdge> {
+    cycle
+        .iter()
+        .map(|e| CycleEdge {
+            task: sim.task_name(e.task as usize).to_string(),
+            kind: match e.waits_for {
+                Resource::Lock { .. } => "lock",
+                Resource::Bio { .. } => "bio",
+                Resource::Memory => "memory",
+                Resource::Reserve { .. } => "reserve",
+            },
+            resource: sim.resource_name(&e.waits_for),
+            held_by: sim.task_name(e.held_by as usize).to_string(),
+        })
+        .collect()
 }
 
 /// One step of the story.
@@ -154,6 +207,82 @@ pub struct TraceLine {
     pub step: usize,
     /// What happened, in kernel terms.
     pub description: String,
+    /// Who acted: a task (user task, device worker, daemon, kswapd,
+    /// flusher) or, for a disk completing a bio, the disk.
+    pub actor: String,
+    /// Bios that changed hands in this step, for sequence diagrams.
+    pub bios: Vec<BioMove>,
+}
+
+/// A bio changing hands: submitted to a device, taken by the task that
+/// serves it, or completed back to the task waiting on it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BioMove {
+    /// `submitted`, `taken` or `completed`.
+    pub event: &'static str,
+    /// The device the bio is queued on.
+    pub device: String,
+    /// The task that submitted the bio and waits for it.
+    pub owner: String,
+    /// The device worker or daemon thread that serves it; null for a disk,
+    /// or for a bio queued where several threads may take it.
+    pub server: Option<String>,
+}
+
+/// The lane a step belongs to and the bios it moved, read from the worlds
+/// before and after it through the simulator's own `blocked_on` (a task
+/// waiting on `Resource::Bio`), so no story text is parsed.
+pub fn step_facts(
+    sim: &Sim,
+    before: &World,
+    action: Choice,
+    after: &World,
+) -> (String, Vec<BioMove>) {
+    let actor = match action.kind {
+        ChoiceKind::Complete => sim.scenario().devices[action.task as usize].name.clone(),
+        _ => sim.task_name(action.task as usize).to_string(),
+    };
+    let dev_name = |d: u8| sim.scenario().devices[d as usize].name.clone();
+    // The task serving a bio: known when exactly one can (a loop worker, a
+    // bio being served); none for a disk or a queue several threads serve.
+    let bio_of = |w: &World, t: usize| match sim.blocked_on(w, t) {
+        Some((Resource::Bio { dev }, holders)) => {
+            Some((dev, (holders.len() == 1).then(|| holders[0])))
+        }
+        _ => None,
+    };
+    let mut bios = Vec::new();
+    for t in 0..sim.task_count() {
+        let (b, a) = (bio_of(before, t), bio_of(after, t));
+        let owner = || sim.task_name(t).to_string();
+        let server = |h: Option<u8>| h.map(|s| sim.task_name(s as usize).to_string());
+        match (b, a) {
+            (None, Some((dev, h))) => bios.push(BioMove {
+                event: "submitted",
+                device: dev_name(dev),
+                owner: owner(),
+                server: server(h),
+            }),
+            (Some((dev, h)), None) => bios.push(BioMove {
+                event: "completed",
+                device: dev_name(dev),
+                owner: owner(),
+                server: server(h),
+            }),
+            (Some((dev, _)), Some(_))
+                if action.kind == ChoiceKind::Serve && action.arg as usize == t =>
+            {
+                bios.push(BioMove {
+                    event: "taken",
+                    device: dev_name(dev),
+                    owner: owner(),
+                    server: Some(sim.task_name(action.task as usize).to_string()),
+                })
+            }
+            _ => {}
+        }
+    }
+    (actor, bios)
 }
 
 /// Which searches `check_sim` runs.
@@ -222,26 +351,32 @@ fn outcome_of(
         loop_start: None,
         wait_for_cycle: Vec::new(),
         cycle: None,
+        cycle_edges: Vec::new(),
         blocked: Vec::new(),
         status: None,
         livelock_checked: false,
+        provenance: Provenance::default(),
     };
     if let Some(trace) = &report.trace {
-        outcome.trace = trace
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| TraceLine {
+        let mut w = trace.init.clone();
+        for (i, s) in trace.steps.iter().enumerate() {
+            let next = model.sim.step(&w, s.action);
+            let (actor, bios) = step_facts(model.sim, &w, s.action, &next);
+            outcome.trace.push(TraceLine {
                 step: i + 1,
                 description: s.description.clone(),
-            })
-            .collect();
+                actor,
+                bios,
+            });
+            w = next;
+        }
         outcome.loop_start = trace.loop_start.map(|i| i + 1);
         if report.verdict == Verdict::Deadlock {
             outcome.status = Some(format!("{:?}", model.sim.status(&trace.last)).to_lowercase());
             if let Some(cycle) = model.sim.wait_for_cycle(&trace.last) {
                 outcome.wait_for_cycle = cycle.iter().map(|e| model.sim.edge_text(e)).collect();
                 outcome.cycle = Some(model.sim.cycle_text(&cycle));
+                outcome.cycle_edges = cycle_edges(model.sim, &cycle);
             }
             outcome.blocked = model.sim.blocked_lines(&trace.last);
         }
@@ -306,4 +441,55 @@ impl Outcome {
         }
         out
     }
+}
+
+/// A seeded run's steps as trace lines, for a run that ended deadlocked or
+/// stuck: the same walk as `reclaimscope_sim::run` (uniform choice with the
+/// seed's `Rng`), replayed here because the sim's report keeps only story
+/// text. Returns the lines and the final world, which the caller compares
+/// with the run's own `final_world` before trusting them. Long runs keep
+/// only steps that touch the tasks in `involved` (the cycle's), the last
+/// `keep` of them, numbered by their step in the run.
+pub fn run_trace(
+    sim: &Sim,
+    seed: u64,
+    max_steps: u64,
+    involved: &[String],
+    keep: usize,
+) -> (Vec<TraceLine>, World) {
+    let mut rng = reclaimscope_sim::Rng::new(seed);
+    let mut w = sim.initial();
+    let mut buf = Vec::new();
+    let mut lines = Vec::new();
+    let mut steps = 0u64;
+    loop {
+        sim.choices(&w, &mut buf);
+        if buf.is_empty() || steps >= max_steps {
+            break;
+        }
+        let c = buf[rng.below(buf.len())];
+        let next = sim.step(&w, c);
+        steps += 1;
+        let (actor, bios) = step_facts(sim, &w, c, &next);
+        lines.push(TraceLine {
+            step: steps as usize,
+            description: sim.describe(&w, c),
+            actor,
+            bios,
+        });
+        w = next;
+    }
+    if lines.len() > keep {
+        let touches = |l: &TraceLine| {
+            involved.contains(&l.actor)
+                || l.bios.iter().any(|b| {
+                    involved.contains(&b.owner)
+                        || b.server.as_ref().is_some_and(|s| involved.contains(s))
+                })
+        };
+        lines.retain(touches);
+        let skip = lines.len().saturating_sub(keep);
+        lines.drain(..skip);
+    }
+    (lines, w)
 }

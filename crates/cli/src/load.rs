@@ -3,6 +3,7 @@
 //! `--kernel` or `--set` the same way (file:line:col and a caret, exit 2).
 
 use crate::diag::{InputError, render};
+use reclaimscope_check::sim_model::Provenance;
 use reclaimscope_sim::{Scenario, ScenarioError};
 use std::path::Path;
 
@@ -50,4 +51,14 @@ pub fn scenario(
         eprintln!("{origin}: note: {n}");
     }
     Ok(sc)
+}
+
+/// What besides the scenario file decided a result: `--kernel`, every
+/// `--set`, and this tool's version, for the JSON and HTML reports.
+pub fn provenance(kernel: Option<&str>, sets: &[String]) -> Provenance {
+    Provenance {
+        kernel: kernel.map(str::to_string),
+        set: sets.to_vec(),
+        tool_version: concat!("reclaimscope ", env!("CARGO_PKG_VERSION")).to_string(),
+    }
 }

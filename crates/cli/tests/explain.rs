@@ -18,7 +18,8 @@ fn kernel_under_nofs_scope() {
     insta::assert_snapshot!(out);
 }
 
-/// dm-bufio's second attempt (seed 002): one round, no OOM, may fail.
+/// dm-bufio's second attempt ("Re: dm bufio: Reduce dm_bufio_lock
+/// contention", 2018-06-18): one round, no OOM, may fail.
 #[test]
 fn bufio_noio_noretry() {
     let (code, out, _) = explain(&["GFP_NOIO | __GFP_NORETRY | __GFP_NOMEMALLOC | __GFP_NOWARN"]);
@@ -65,4 +66,36 @@ fn bad_options_exit_2() {
     assert_eq!(explain(&["GFP_KERNEL", "--scope", "nofx"]).0, 2);
     assert_eq!(explain(&["GFP_KERNEL", "--policy", "magic"]).0, 2);
     assert_eq!(explain(&[]).0, 2);
+}
+
+/// `--kernel` reads names as that release had them. 6.1's gfp_types.h:
+/// `GFP_ATOMIC (__GFP_HIGH|__GFP_ATOMIC|__GFP_KSWAPD_RECLAIM)` = 0xa20;
+/// 6.12's: `(__GFP_HIGH|__GFP_KSWAPD_RECLAIM)` = 0x820, and `__GFP_ATOMIC`
+/// is gone ("mm: discard __GFP_ATOMIC", v6.3): naming it is an error at
+/// its column, exit 2.
+#[test]
+fn kernel_release_changes_names_and_values() {
+    let (code, old, _) = explain(&["GFP_ATOMIC", "--kernel", "6.1"]);
+    assert_eq!(code, 0);
+    assert!(old.contains("mask        GFP_ATOMIC  (0xa20)"), "{old}");
+    assert!(
+        old.contains("__GFP_HIGH | __GFP_ATOMIC | __GFP_KSWAPD_RECLAIM"),
+        "{old}"
+    );
+    let (code, new, _) = explain(&["GFP_ATOMIC", "--kernel", "6.12"]);
+    assert_eq!(code, 0);
+    assert!(new.contains("mask        GFP_ATOMIC  (0x820)"), "{new}");
+    let (code, _, err) = explain(&["GFP_NOIO | __GFP_ATOMIC", "--kernel", "6.3"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("<command line>:1:12:"), "{err}");
+    assert!(err.contains("does not exist in 6.3"), "{err}");
+    // Releases before the v4.4 reclaim-bit split are refused, not guessed.
+    let (code, _, err) = explain(&["GFP_KERNEL", "--kernel", "4.3"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("__GFP_WAIT"), "{err}");
+    // JSON says which release it read.
+    let (_, json, _) = explain(&["GFP_NOWAIT", "--kernel", "6.1", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["kernel"], "6.1");
+    assert_eq!(v["mask"]["hex"], "0x800");
 }

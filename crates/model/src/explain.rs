@@ -85,6 +85,12 @@ pub struct Explanation {
     /// Why the effective mask differs from the one written.
     pub transforms: Vec<String>,
     pub rows: Vec<Row>,
+    /// `effective` and `shrinker_mask` as values, for a front-end that
+    /// prints them another way (`explain --kernel`).
+    #[serde(skip)]
+    pub effective_value: GfpValue,
+    #[serde(skip)]
+    pub shrinker_value: GfpValue,
 }
 
 /// Answer `req`.
@@ -117,6 +123,8 @@ pub fn explain(req: &Request) -> Explanation {
         shrinker_mask: MaskView::of(shrinker),
         transforms: transforms(req, task),
         rows: rows_over_completions(req, task),
+        effective_value: effective,
+        shrinker_value: shrinker,
     }
 }
 
@@ -132,7 +140,9 @@ fn rows_over_completions(req: &Request, task: TaskFlags) -> Vec<Row> {
         .map(|(_, b)| *b)
         .filter(|b| unknown.contains(*b))
         .collect();
-    let mut merged: Vec<(Row, Vec<String>)> = Vec::new();
+    // Per row: the row of the first completion, every value seen, and
+    // every reason seen (a value can be the same for different reasons).
+    let mut merged: Vec<(Row, Vec<String>, Vec<String>)> = Vec::new();
     for subset in 0u32..(1 << bits.len()) {
         let mut g = req.mask.must;
         for (i, b) in bits.iter().enumerate() {
@@ -142,23 +152,39 @@ fn rows_over_completions(req: &Request, task: TaskFlags) -> Vec<Row> {
         }
         for (i, row) in Side::new(req, task, g).rows().into_iter().enumerate() {
             match merged.get_mut(i) {
-                None => merged.push((row.clone(), vec![row.value])),
-                Some((_, seen)) if !seen.contains(&row.value) => seen.push(row.value),
-                Some(_) => {}
+                None => {
+                    let (v, w) = (row.value.clone(), row.why.clone());
+                    merged.push((row, vec![v], vec![w]));
+                }
+                Some((_, seen, whys)) => {
+                    if !seen.contains(&row.value) {
+                        seen.push(row.value);
+                    }
+                    if !whys.contains(&row.why) {
+                        whys.push(row.why);
+                    }
+                }
             }
         }
     }
     merged
         .into_iter()
-        .map(|(row, seen)| {
-            if seen.len() == 1 {
-                row
-            } else {
+        .map(|(row, seen, whys)| {
+            if seen.len() > 1 {
                 Row {
                     value: "depends on the unknown bits".into(),
                     why: format!("one of: {}", seen.join(", ")),
                     ..row
                 }
+            } else if whys.len() > 1 {
+                // The same answer for every completion, but not for the same
+                // reason: name each, so none is claimed where it does not hold.
+                Row {
+                    why: format!("whatever the unknown bits: {}", whys.join("; or ")),
+                    ..row
+                }
+            } else {
+                row
             }
         })
         .collect()
@@ -462,6 +488,67 @@ mod tests {
         assert_eq!(val(&e, "swaps"), "yes");
         assert_eq!(val(&e, "oom"), "no (loops instead)");
         assert!(e.transforms[0].contains("PF_MEMALLOC_NOFS clears __GFP_FS"));
+    }
+
+    /// `gfp & ~__GFP_FS` may or may not allow direct reclaim (the unknown
+    /// part decides), but it never enters a filesystem: without
+    /// __GFP_FS `super_cache_scan()` returns SHRINK_STOP, and without
+    /// __GFP_DIRECT_RECLAIM there is no reclaim at all. The reason must
+    /// cover both completions, not only the no-reclaim one.
+    #[test]
+    fn a_definite_answer_gives_a_reason_true_for_every_completion() {
+        let e = ask("gfp & ~__GFP_FS", &[]);
+        let row = e.rows.iter().find(|r| r.key == "enters_fs").unwrap();
+        assert_eq!(row.value, "no");
+        assert!(row.why.contains("__GFP_FS"), "{}", row.why);
+        assert!(row.why.contains("no direct reclaim"), "{}", row.why);
+        // Every definite row's reason includes the reason of each concrete
+        // completion of the unknown reclaim bits.
+        for expr in [
+            "gfp & ~__GFP_FS",
+            "gfp & ~__GFP_IO",
+            "gfp | __GFP_NOWARN",
+            "gfp & GFP_NOIO",
+        ] {
+            let mask = parse_expr(expr).unwrap().value();
+            let e = ask(expr, &[]);
+            let unknown = mask.may.difference(mask.must) & reclaim_relevant();
+            let bits: Vec<Gfp> = BITS
+                .iter()
+                .map(|(_, b)| *b)
+                .filter(|b| unknown.contains(*b))
+                .collect();
+            for subset in 0u32..(1 << bits.len()) {
+                let mut g = mask.must;
+                for (i, b) in bits.iter().enumerate() {
+                    if subset & (1 << i) != 0 {
+                        g = g | *b;
+                    }
+                }
+                let req = Request {
+                    mask: GfpValue { must: g, may: g },
+                    scopes: vec![],
+                    io_flusher: false,
+                    policy: Policy::BASELINE,
+                    order: 0,
+                };
+                let concrete = explain(&req);
+                for (r, c) in e.rows.iter().zip(&concrete.rows) {
+                    if r.value == "depends on the unknown bits" {
+                        assert!(r.why.contains(&c.value), "{expr} {}: {}", r.key, r.why);
+                    } else {
+                        assert_eq!(r.value, c.value, "{expr} {}", r.key);
+                        assert!(
+                            r.why.contains(&c.why),
+                            "{expr} {}: {} lacks {}",
+                            r.key,
+                            r.why,
+                            c.why
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -18,12 +18,13 @@
 //!
 //! Modules follow the kernel's own split: [`gfp`] (`gfp_types.h`), [`task`]
 //! (`sched.h`, `sched/mm.h`), [`alloc`] (`page_alloc.c`), [`reclaim`]
-//! (`vmscan.c`, shrinkers), [`policy`] (the seeds' proposals) and
+//! (`vmscan.c`, shrinkers), [`policy`] (the fixes proposed on the mailing lists) and
 //! [`history`] (what changed in which release).
 
 pub mod alloc;
 pub mod explain;
 pub mod gfp;
+pub mod gfp_release;
 pub mod history;
 pub mod policy;
 pub mod reclaim;

@@ -1,6 +1,8 @@
 //! Graphviz DOT: the storage stack (devices, filesystems, who serves
-//! whom) and a deadlock's wait-for cycle.
+//! whom, the user tasks and the locks they and the filesystems take) and a
+//! deadlock's wait-for cycle.
 
+use crate::program::Stmt;
 use crate::scenario::{DevKind, Scenario};
 use crate::sim::Sim;
 use crate::story::WaitEdge;
@@ -144,6 +146,7 @@ pub fn stack_dot(sc: &Scenario) -> String {
             q(&format!("dev:{}", sc.devices[b.dev].name))
         );
     }
+    locks_and_tasks(sc, &mut s);
     if let Some(d) = sc.memory.swap_dev {
         let _ = writeln!(
             s,
@@ -161,6 +164,133 @@ pub fn stack_dot(sc: &Scenario) -> String {
     }
     s.push_str("}\n");
     s
+}
+
+/// What one task's program touches, in program order, each once.
+#[derive(Default)]
+struct Touches {
+    locks: Vec<usize>,
+    /// (filesystem, what the task does to it).
+    fss: Vec<(usize, &'static str)>,
+    bufios: Vec<usize>,
+    /// Allocation masks written in the program (`kmalloc`, `__vmalloc`).
+    allocs: Vec<String>,
+    scopes: Vec<String>,
+    io_flusher: bool,
+}
+
+fn touches(stmts: &[Stmt], t: &mut Touches) {
+    let add_fs = |t: &mut Touches, fs: usize, what: &'static str| {
+        if !t.fss.contains(&(fs, what)) {
+            t.fss.push((fs, what));
+        }
+    };
+    for st in stmts {
+        match st {
+            Stmt::Lock(l) if !t.locks.contains(l) => t.locks.push(*l),
+            Stmt::Alloc { gfp, .. } | Stmt::Vmalloc { gfp, .. } => {
+                let m = match st {
+                    Stmt::Vmalloc { .. } => format!("__vmalloc({gfp})"),
+                    _ => format!("alloc {gfp}"),
+                };
+                if !t.allocs.contains(&m) {
+                    t.allocs.push(m);
+                }
+            }
+            Stmt::Write { fs, .. } => add_fs(t, *fs, "writes"),
+            Stmt::Fsync { fs } => add_fs(t, *fs, "fsync"),
+            Stmt::Read { fs, .. } => add_fs(t, *fs, "reads"),
+            Stmt::BufioRead { bufio, .. } if !t.bufios.contains(bufio) => t.bufios.push(*bufio),
+            Stmt::Scope(sc) => {
+                let name = format!("{}()", sc.save_fn());
+                if !t.scopes.contains(&name) {
+                    t.scopes.push(name);
+                }
+            }
+            Stmt::PrctlIoFlusher => t.io_flusher = true,
+            Stmt::Repeat { body, .. } => touches(body, t),
+            _ => {}
+        }
+    }
+}
+
+/// Locks (who owns them: a filesystem's write path and shrinker, a dm-bufio
+/// client) and the user tasks with what their programs take, write, read
+/// and allocate, so a reader sees both halves of a cycle in one picture.
+fn locks_and_tasks(sc: &Scenario, s: &mut String) {
+    for l in &sc.locks {
+        let _ = writeln!(
+            s,
+            "  {} [shape=hexagon, style=filled, fillcolor=\"#fff2cc\", label={}];",
+            q(&format!("lock:{l}")),
+            q(&format!("lock\\n{l}"))
+        );
+    }
+    for f in &sc.fss {
+        let fs = q(&format!("fs:{}", f.name));
+        let mut needs: Vec<(usize, &str)> =
+            f.write_locks.iter().map(|&l| (l, "write takes")).collect();
+        for &l in &f.shrinker_locks {
+            needs.push((l, "shrinker takes"));
+        }
+        for (l, label) in needs {
+            let _ = writeln!(
+                s,
+                "  {fs} -> {} [style=dashed, label={}];",
+                q(&format!("lock:{}", sc.locks[l])),
+                q(label)
+            );
+        }
+    }
+    for b in &sc.bufios {
+        let _ = writeln!(
+            s,
+            "  {} -> {} [style=dashed, label=\"dm_bufio_lock\"];",
+            q(&format!("bufio:{}", b.name)),
+            q(&format!("lock:{}", sc.locks[b.lock]))
+        );
+    }
+    for task in &sc.tasks {
+        let mut t = Touches::default();
+        touches(&task.program, &mut t);
+        let id = q(&format!("user:{}", task.name));
+        let mut label = vec![format!("task {}", task.name)];
+        if let Some(scope) = task.scope {
+            label.push(format!("in {}()", scope.save_fn()));
+        }
+        label.extend(t.scopes.iter().map(|sc| format!("enters {sc}")));
+        if t.io_flusher {
+            label.push("PR_SET_IO_FLUSHER".into());
+        }
+        label.extend(t.allocs.iter().cloned());
+        let _ = writeln!(
+            s,
+            "  {id} [shape=ellipse, style=filled, fillcolor=\"#dde8f8\", label={}];",
+            q(&label.join("\\n"))
+        );
+        for l in &t.locks {
+            let _ = writeln!(
+                s,
+                "  {id} -> {} [label=\"takes\"];",
+                q(&format!("lock:{}", sc.locks[*l]))
+            );
+        }
+        for (f, what) in &t.fss {
+            let _ = writeln!(
+                s,
+                "  {id} -> {} [label={}];",
+                q(&format!("fs:{}", sc.fss[*f].name)),
+                q(what)
+            );
+        }
+        for b in &t.bufios {
+            let _ = writeln!(
+                s,
+                "  {id} -> {} [label=\"dm_bufio_read\"];",
+                q(&format!("bufio:{}", sc.bufios[*b].name))
+            );
+        }
+    }
 }
 
 /// A wait-for cycle: tasks as ellipses, resources as boxes.

@@ -212,6 +212,9 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
+    for o in &mut outcomes {
+        o.provenance = crate::load::provenance(args.kernel.as_deref(), &args.set);
+    }
     print(&args, &outcomes, budget.as_ref())?;
     Ok(exit_code(&outcomes))
 }

@@ -6,17 +6,21 @@
 use crate::diag::InputError;
 use crate::load;
 use crate::membudget::{self, MemoryBudget};
+use crate::report::{self, Cell, Meta};
 use reclaimscope_check::checker::{Bounds, Options};
-use reclaimscope_check::sim_model::{Plan, check_sim};
+use reclaimscope_check::sim_model::{Plan, Provenance, check_sim, cycle_edges, run_trace};
 use reclaimscope_model::Policy;
-use reclaimscope_sim::{Metrics, MetricsAcc, Sim, run_with};
-use serde::Serialize;
-use std::fmt::Write as _;
+use reclaimscope_sim::{MetricsAcc, RunReport, Sim, Status, run_with};
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Exit status: 0 when the report was written, whatever the verdicts \
+(they are the data); 2 on bad input. A cell is `deadlock` when the exhaustive check \
+or any seeded run reaches one."
+)]
 pub struct Args {
     /// Scenario files (TOML).
     #[arg(required = true)]
@@ -25,7 +29,9 @@ pub struct Args {
     /// `baseline,merged,sb-context+io-flusher`.
     #[arg(long, default_value = "all")]
     policy: String,
-    /// Output format.
+    /// Output format: md (text within 80 columns, the verdict matrix
+    /// first), html (one self-contained page with the matrix, charts and a
+    /// sequence diagram per deadlock), json (one object per cell).
     #[arg(long, default_value = "md", value_parser = ["md", "json", "html"])]
     format: String,
     /// Write to this file instead of standard output.
@@ -57,22 +63,6 @@ pub struct Args {
     set: Vec<String>,
 }
 
-/// One scenario under one policy.
-#[derive(Serialize)]
-struct Cell {
-    scenario: String,
-    policy: String,
-    /// `deadlock`, `livelock`, `safe` or `inconclusive` (exhaustive check).
-    verdict: &'static str,
-    states: u64,
-    /// Length of the shortest deadlock trace, when there is one.
-    trace_steps: Option<usize>,
-    /// Seeded runs that ended in deadlock or stuck, out of `runs`.
-    runs: u64,
-    runs_blocked: u64,
-    metrics: Metrics,
-}
-
 pub fn run(args: Args) -> Result<u8, InputError> {
     let policies = policies(&args.policy)?;
     let budget = MemoryBudget::resolve(args.max_memory.as_deref())?;
@@ -92,18 +82,28 @@ pub fn run(args: Args) -> Result<u8, InputError> {
             // and the previous one's memory goes back first.
             membudget::release_freed_memory();
             let max_memory = budget.map(|b| b.per_search(1));
-            cells.push(cell(&sim, sc.name(), *p, &args, max_memory));
+            let mut c = cell(&sim, sc.name(), *p, &args, max_memory);
+            c.provenance = load::provenance(args.kernel.as_deref(), &args.set);
+            cells.push(c);
         }
     }
     if tty {
         eprint!("\r\x1b[2K");
     }
+    let meta = Meta {
+        command_line: command_line(),
+        provenance: load::provenance(args.kernel.as_deref(), &args.set),
+        seeds: args.seeds,
+        max_steps: args.max_steps,
+        max_states: args.max_states,
+        time_limit: args.time_limit,
+    };
     let out = match args.format.as_str() {
         "json" => {
             serde_json::to_string_pretty(&cells).map_err(|e| InputError(e.to_string()))? + "\n"
         }
-        "html" => html(&cells),
-        _ => markdown(&cells),
+        "html" => report::html::page(&meta, &cells),
+        _ => report::md::page(&meta, &cells),
     };
     match &args.output {
         Some(f) => std::fs::write(f, out)
@@ -172,144 +172,101 @@ fn cell(sim: &Sim, scenario: &str, policy: Policy, args: &Args, max_memory: Opti
     let outcome = check_sim(sim, scenario, &name, &opts, Plan { livelock: false });
     let mut acc = MetricsAcc::new(sim);
     let mut blocked = 0;
+    // The first seeded run that ended deadlocked or stuck (not one that
+    // merely hit --max-steps): a counterexample in its own right.
+    let mut failing: Option<RunReport> = None;
     for seed in 0..args.seeds {
         let r = run_with(sim, seed, args.max_steps, &mut acc);
         if r.reason.is_some() || !r.blocked.is_empty() {
             blocked += 1;
         }
+        let end = sim.final_status(&r.final_world);
+        if failing.is_none() && matches!(end, Status::Deadlock | Status::Stuck) {
+            failing = Some(r);
+        }
     }
-    Cell {
+    let mut c = Cell {
         scenario: scenario.to_string(),
         policy: name,
         verdict: outcome.verdict,
+        found_by: None,
+        seed: None,
+        bound: outcome.bound,
         states: outcome.states,
-        trace_steps: (outcome.verdict == "deadlock").then_some(outcome.trace.len()),
+        trace_steps: None,
         runs: args.seeds,
         runs_blocked: blocked,
         metrics: acc.finish(sim),
+        trace: Vec::new(),
+        cycle: None,
+        cycle_edges: Vec::new(),
+        blocked: Vec::new(),
+        provenance: Provenance::default(),
+    };
+    if outcome.verdict == "deadlock" {
+        c.found_by = Some("check");
+        c.trace_steps = Some(outcome.trace.len());
+        c.trace = outcome.trace;
+        c.cycle = outcome.cycle;
+        c.cycle_edges = outcome.cycle_edges;
+        c.blocked = outcome.blocked;
+    } else if let Some(r) = failing {
+        // The exhaustive search did not reach it (a bound), but this seed
+        // did: the cell is a deadlock, shown with the run's own steps.
+        let edges = r
+            .cycle
+            .as_deref()
+            .map(|cy| cycle_edges(sim, cy))
+            .unwrap_or_default();
+        let mut involved: Vec<String> = edges
+            .iter()
+            .flat_map(|e| [e.task.clone(), e.held_by.clone()])
+            .collect();
+        if involved.is_empty() {
+            involved = (0..sim.task_count())
+                .filter(|&t| sim.blocked_on(&r.final_world, t).is_some())
+                .map(|t| sim.task_name(t).to_string())
+                .collect();
+        }
+        let (trace, end) = run_trace(sim, r.seed, args.max_steps, &involved, RUN_TRACE_KEEP);
+        c.verdict = "deadlock";
+        c.found_by = Some("run");
+        c.seed = Some(r.seed);
+        if end == r.final_world {
+            c.trace = trace;
+        }
+        c.cycle = r.cycle_text;
+        c.cycle_edges = edges;
+        c.blocked = r.blocked;
     }
+    c
 }
 
-/// Simulated time tasks spent waiting on locks, all locks summed (seed
-/// 002's dm_bufio_lock contention shows here).
-fn lock_wait(m: &Metrics) -> u64 {
-    m.lock_wait.iter().map(|l| l.time).sum()
-}
+/// Steps of a run-found deadlock kept for its diagram and story.
+const RUN_TRACE_KEEP: usize = 40;
 
-/// Direct-reclaim success, or `-` when no allocation entered direct reclaim.
-fn success(m: &Metrics) -> String {
-    if m.direct_reclaim_rounds == 0 {
-        "-".into()
-    } else {
-        format!("{:.0}%", m.direct_reclaim_success_rate * 100.0)
-    }
-}
-
-fn markdown(cells: &[Cell]) -> String {
-    let mut out = String::new();
-    let mut last = "";
-    for c in cells {
-        if c.scenario != last {
-            if !last.is_empty() {
-                out.push('\n');
+/// The command line as typed, for the report's provenance (arguments with
+/// spaces or shell metacharacters quoted).
+fn command_line() -> String {
+    std::env::args()
+        .enumerate()
+        .map(|(i, a)| match i {
+            // The program as a user would type it, not this machine's path.
+            0 => std::path::Path::new(&a)
+                .file_name()
+                .map_or(a.clone(), |f| f.to_string_lossy().into_owned()),
+            _ => a,
+        })
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=,+:@%".contains(c))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
             }
-            last = &c.scenario;
-            let _ = writeln!(out, "## {}\n", c.scenario);
-            let _ = writeln!(
-                out,
-                "| policy | verdict | states | runs blocked | reach (pages/round) | reclaim success | -ENOMEM | alloc failures | OOM kills | lock wait |"
-            );
-            let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-        }
-        let verdict = match c.trace_steps {
-            Some(n) => format!("**deadlock** ({n} steps)"),
-            None => c.verdict.to_string(),
-        };
-        let m = &c.metrics;
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {}/{} | {:.1} | {} | {} | {} | {} | {} |",
-            c.policy,
-            verdict,
-            c.states,
-            c.runs_blocked,
-            c.runs,
-            m.reach_mean,
-            success(m),
-            m.enomem,
-            m.alloc_failures,
-            m.oom_kills,
-            lock_wait(m),
-        );
-    }
-    out
-}
-
-fn html(cells: &[Cell]) -> String {
-    let mut out = String::from(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>reclaimscope compare</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.deadlock{background:#fdd}.safe{background:#dfd}.inconclusive,.livelock{background:#ffd}</style></head><body>\n<h1>reclaimscope compare</h1>\n",
-    );
-    let mut scenarios: Vec<&str> = cells.iter().map(|c| c.scenario.as_str()).collect();
-    scenarios.dedup();
-    for s in scenarios {
-        let rows: Vec<&Cell> = cells.iter().filter(|c| c.scenario == s).collect();
-        let _ = writeln!(out, "<h2>{}</h2>", escape(s));
-        out.push_str(&svg_reach(&rows));
-        out.push_str("<table><tr><th>policy</th><th>verdict</th><th>states</th><th>reach (pages/round)</th><th>reclaim success</th><th>-ENOMEM</th></tr>\n");
-        for c in rows {
-            let _ = writeln!(
-                out,
-                "<tr class=\"{v}\"><td>{p}</td><td>{v}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
-                c.states,
-                c.metrics.reach_mean,
-                success(&c.metrics),
-                c.metrics.enomem,
-                p = escape(&c.policy),
-                v = c.verdict,
-            );
-        }
-        out.push_str("</table>\n");
-    }
-    out.push_str("</body></html>\n");
-    out
-}
-
-/// Horizontal bars of reclaim reach, one per policy, coloured by verdict.
-fn svg_reach(rows: &[&Cell]) -> String {
-    let max = rows
-        .iter()
-        .map(|c| c.metrics.reach_mean)
-        .fold(0.0f64, f64::max)
-        .max(1.0);
-    let (bar_h, label_w, width) = (18, 150, 420.0);
-    let mut out = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-size=\"12\">\n",
-        label_w + width as usize + 60,
-        rows.len() * (bar_h + 4) + 4
-    );
-    for (i, c) in rows.iter().enumerate() {
-        let y = i * (bar_h + 4) + 2;
-        let w = c.metrics.reach_mean / max * width;
-        let color = match c.verdict {
-            "deadlock" => "#d55",
-            "safe" => "#5a5",
-            _ => "#cc5",
-        };
-        let _ = writeln!(
-            out,
-            "<text x=\"0\" y=\"{ty}\">{p}</text><rect x=\"{label_w}\" y=\"{y}\" width=\"{w:.1}\" height=\"{bar_h}\" fill=\"{color}\"/><text x=\"{tx:.1}\" y=\"{ty}\">{r:.1}</text>",
-            ty = y + 13,
-            p = escape(&c.policy),
-            tx = label_w as f64 + w + 4.0,
-            r = c.metrics.reach_mean,
-        );
-    }
-    out.push_str("</svg>\n");
-    out
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

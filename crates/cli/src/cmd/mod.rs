@@ -1,4 +1,5 @@
 //! One module per subcommand; each owns its `Args` and its `run`.
+pub mod catalogue;
 pub mod check;
 pub mod compare;
 pub mod explain;

@@ -1,6 +1,7 @@
 //! `reclaimscope run`: seeded random walks through a scenario.
 
 use crate::diag::InputError;
+use reclaimscope_check::sim_model::{CycleEdge, Provenance, cycle_edges};
 use reclaimscope_model::Policy;
 use reclaimscope_sim::run::Walker;
 use reclaimscope_sim::{MetricsAcc, Outcome, RunReport, Scenario, Sim, Status};
@@ -63,8 +64,22 @@ struct JsonOut<'a> {
     outcome: Outcome,
     outcomes: Counts,
     /// The first run (lowest seed) that did not complete.
-    first_failure: Option<&'a RunReport>,
+    first_failure: Option<Failure<'a>>,
     metrics: reclaimscope_sim::Metrics,
+    #[serde(flatten)]
+    provenance: Provenance,
+}
+
+/// A failing run with its wait-for cycle named the way `check --json`
+/// names it: `wait_for_cycle` (one `task -> resource -> holder` string per
+/// edge) and `cycle_edges` (task, kind, resource, held_by), beside the
+/// run's own fields.
+#[derive(Serialize)]
+struct Failure<'a> {
+    #[serde(flatten)]
+    run: &'a RunReport,
+    wait_for_cycle: Vec<String>,
+    cycle_edges: Vec<CycleEdge>,
 }
 
 pub fn run(args: Args) -> Result<u8, InputError> {
@@ -133,8 +148,16 @@ pub fn run(args: Args) -> Result<u8, InputError> {
             runs: args.runs.max(1),
             outcome,
             outcomes: counts,
-            first_failure: first_failure.as_ref(),
+            first_failure: first_failure.as_ref().map(|r| {
+                let cycle = r.cycle.as_deref().unwrap_or_default();
+                Failure {
+                    run: r,
+                    wait_for_cycle: cycle.iter().map(|e| sim.edge_text(e)).collect(),
+                    cycle_edges: cycle_edges(&sim, cycle),
+                }
+            }),
             metrics,
+            provenance: crate::load::provenance(args.kernel.as_deref(), &args.sets),
         };
         println!(
             "{}",
@@ -232,7 +255,7 @@ fn text(
     let _ = writeln!(s, "  -ENOMEM                    {}", m.enomem);
     let _ = writeln!(
         s,
-        "  direct-reclaim rounds      {} ({} freed pages, {:.0}%)",
+        "  direct-reclaim rounds      {} ({} freed at least one page: {:.0}%)",
         m.direct_reclaim_rounds,
         m.direct_reclaim_successes,
         m.direct_reclaim_success_rate * 100.0
