@@ -34,6 +34,8 @@ enum Command {
     Graph(cmd::graph::Args),
     /// Scan kernel C source for allocation-context bugs.
     Scan(cmd::scan::Args),
+    /// Read this machine's storage stack from /proc and /sys into a scenario.
+    Probe(cmd::probe::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Compare(a) => cmd::compare::run(a),
         Command::Graph(a) => cmd::graph::run(a),
         Command::Scan(a) => cmd::scan::run(a),
+        Command::Probe(a) => cmd::probe::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -15,7 +15,12 @@ use reclaimscope_sim::{Scenario, Sim};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Scenario file (TOML).
-    scenario: PathBuf,
+    #[arg(required_unless_present = "system", conflicts_with = "system")]
+    scenario: Option<PathBuf>,
+    /// Check this machine's storage stack: `probe` then `check`, with
+    /// `--kernel` defaulting to the running kernel's release.
+    #[arg(long)]
+    system: bool,
     /// Policy, e.g. `merged` or `baseline+io-flusher`; `all` checks every
     /// policy and prints one line each. Default: the scenario's policies.
     #[arg(long)]
@@ -109,7 +114,10 @@ fn exit_code(outcomes: &[Outcome]) -> u8 {
 }
 
 pub fn run(args: Args) -> Result<u8, InputError> {
-    let scenario = crate::load::scenario(&args.scenario, args.kernel.as_deref(), &args.set)?;
+    let scenario = match &args.scenario {
+        Some(path) => crate::load::scenario(path, args.kernel.as_deref(), &args.set)?,
+        None => crate::cmd::probe::system_scenario(args.kernel.as_deref(), &args.set)?,
+    };
     let policies = policies(&args, &scenario)?;
     let bounds = bounds(&args)?;
     let threads = args.threads.unwrap_or_else(|| {
