@@ -45,8 +45,8 @@ pub fn name_of_path(root: &Root, path: &str) -> Option<String> {
             });
     }
     let base = path.strip_prefix("/dev/")?.rsplit('/').next()?;
-    root.exists(&format!("/sys/class/block/{base}/dev"))
-        .then(|| base.to_string())
+    root.attr(&format!("/sys/class/block/{base}/dev"))
+        .map(|_| base.to_string())
 }
 
 /// The disk a partition belongs to: from the `/sys/dev/block` link when it
@@ -123,7 +123,8 @@ pub fn classify(root: &Root, name: &str, tcmu: &[TcmuUio], notes: &mut Vec<Strin
         name.strip_prefix(p)
             .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
     };
-    let kind = if root.exists(&format!("{base}/partition")) {
+    // `partition` is read, not just tested, so a capture keeps it.
+    let kind = if root.read(&format!("{base}/partition")).is_some() {
         match parent_of(root, name) {
             Some(parent) => DevKind::Partition { parent },
             None => {
@@ -213,8 +214,6 @@ fn unmodelled(root: &Root, name: &str, base: &str) -> Option<String> {
             Some(t) if t != "pcie" => Some(format!("NVMe over Fabrics (transport {t})")),
             _ => None,
         }
-    } else if starts("pmem") || starts("nullb") || starts("ram") || starts("mmcblk") {
-        None
     } else {
         None
     }

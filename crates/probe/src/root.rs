@@ -99,8 +99,9 @@ impl Root {
             .map(|t| t.lines().next().unwrap_or("").trim().to_string())
     }
 
-    /// Whether something exists at `path` (not recorded: existence of a
-    /// directory is recreated by the files captured under it).
+    /// Whether something exists at `path`. Not recorded: use it only for
+    /// a directory the caller then reads a file under (`dm/` then
+    /// `dm/name`), so the capture recreates it.
     pub fn exists(&self, path: &str) -> bool {
         std::fs::symlink_metadata(self.at(path)).is_ok()
     }

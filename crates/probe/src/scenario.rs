@@ -550,6 +550,7 @@ pub fn write_scenario(t: &Topology, name: &str, from: &str) -> Written {
     };
     // Devices under each kept filesystem.
     let mut fs_dev: Vec<Option<Modelled>> = vec![None; n];
+    #[allow(clippy::needless_range_loop)] // `b` is borrowed mutably inside
     for i in 0..n {
         let Some(fsname) = b.fs_name(i).map(str::to_string) else {
             continue;
