@@ -414,6 +414,7 @@ fn capture_copies_what_was_read_and_reads_back_the_same() {
         "crypt-md-root",
         "fuse-bindfs",
         "unknown-devices",
+        "ublk-xfs",
     ] {
         let root = Root::new(fixture(name));
         let t = probe(&root);
@@ -451,4 +452,55 @@ fn capture_copies_what_was_read_and_reads_back_the_same() {
         assert!(!dir.join("proc/1").exists(), "{name}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+#[test]
+fn ublk_server_with_pr_set_io_flusher_is_safe_and_without_deadlocks() {
+    let (t, sc, toml) = probed("ublk-xfs");
+    match &t.device("ublkb0").unwrap().kind {
+        DevKind::Ublk { server: Some(p) } => {
+            assert_eq!((p.pid, p.comm.as_str()), (2210, "ublk"));
+            // 6.12: flags 0x580100 carry PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE.
+            assert_eq!(p.io_flusher, Some(true));
+            assert_eq!(p.files, ["/var/lib/ublk/disk0.img"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(toml.contains("io_flusher = true "));
+    // PR_SET_IO_FLUSHER (v5.6) puts the server under PF_MEMALLOC_NOIO:
+    // `current_gfp_context()` clears __GFP_IO|__GFP_FS from its page-cache
+    // allocations, so `super_cache_scan` returns SHRINK_STOP and reclaim
+    // cannot wait on the XFS inode only this server would write. Without
+    // it, the same recursion as the tcmu and NBD stacks. Only the releases
+    // that have the prctl are asserted: on 4.19 and 5.4 the prctl fails
+    // with -EINVAL, which is `--kernel`'s history to apply, not the probe's.
+    for k in ["5.10", "6.1", "6.12"] {
+        assert_eq!(verdict(&sc, k).0, "safe", "kernel {k}");
+        let mut off = sc.clone();
+        off.apply_overrides(None, &["ublkb0.io_flusher=false".into()])
+            .unwrap();
+        assert_eq!(verdict(&off, k).0, "deadlock", "kernel {k}, no io_flusher");
+    }
+}
+
+#[test]
+fn io_flusher_is_unknown_where_the_flag_values_were_not_read() {
+    // The same server on a 4.19 kernel: PF_ values of 4.19 were not read
+    // (and the prctl does not exist there), so the probe says unknown and
+    // the scenario assumes it is not set.
+    let dir = std::env::temp_dir().join(format!("rs-probe-old-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let src = Root::new(fixture("ublk-xfs"));
+    probe(&src);
+    src.capture(&dir).unwrap();
+    std::fs::write(dir.join("proc/sys/kernel/osrelease"), "4.19.0-27-amd64\n").unwrap();
+    let t = probe(&Root::new(&dir));
+    match &t.device("ublkb0").unwrap().kind {
+        DevKind::Ublk { server: Some(p) } => assert_eq!(p.io_flusher, None),
+        other => panic!("{other:?}"),
+    }
+    let w = write_scenario(&t, "old", "old");
+    assert!(w.toml.contains("io_flusher = false "));
+    assert!(w.toml.contains("PR_SET_IO_FLUSHER unknown"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
