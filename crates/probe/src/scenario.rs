@@ -781,6 +781,13 @@ pub fn write_scenario(t: &Topology, name: &str, from: &str) -> Written {
         }
         if is_writer {
             let fuse = matches!(f.backing, Some(Source::Fuse { .. }));
+            if !is_backing {
+                ft.set_c(
+                    "clean",
+                    2u16,
+                    "workload: some clean page cache, as every running machine has",
+                );
+            }
             ft.set_c(
                 "inodes",
                 2u16,

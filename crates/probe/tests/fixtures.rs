@@ -224,6 +224,18 @@ fn xfs_on_dm_zoned_on_tcmu_over_ext4_deadlocks_on_every_lts() {
     }
     let (_, text) = verdict(&sc, "6.12");
     assert!(text.contains("tcmu-runner"), "{text}");
+    // The fixes argued in that thread, on 6.1: PR_SET_IO_FLUSHER in the
+    // runner (`io-flusher`) makes its allocations NOIO and breaks the cycle;
+    // a bio-carried context (`bio-context`) cannot, since tcmu-runner's
+    // pwrite() carries no bio ("there is no BIO to work with").
+    let mut sc61 = sc.clone();
+    sc61.apply_overrides(Some("6.1"), &[]).unwrap();
+    let by_policy = |p: &str| {
+        let sim = Sim::new(&sc61, &Policy::parse(p).unwrap()).unwrap();
+        check_sim(&sim, "t", p, &Options::default(), Plan { livelock: true }).verdict
+    };
+    assert_eq!(by_policy("io-flusher"), "safe");
+    assert_eq!(by_policy("bio-context"), "deadlock");
 }
 
 #[test]
