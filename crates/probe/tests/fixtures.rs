@@ -211,8 +211,8 @@ fn xfs_on_dm_zoned_on_tcmu_over_ext4_deadlocks_on_every_lts() {
         }
         other => panic!("{other:?}"),
     }
-    // The LSF/MM 2019 story ("[LSF/MM TOPIC] ... userspace block devices
-    // and memory reclaim"): tcmu-runner's pwrite() to the ext4 file
+    // The story of "Re: [PATCH] ext4: Fix deadlock on page reclaim"
+    // (linux-ext4, 2019-07-30): tcmu-runner's pwrite() to the ext4 file
     // allocates page cache with GFP_KERNEL (no scope: a userspace process
     // gets none from the kernel), direct reclaim calls XFS's
     // `super_cache_scan`, the dirty XFS inode's buffer goes to dm-zoned ->
