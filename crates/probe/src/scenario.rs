@@ -144,19 +144,22 @@ impl<'a> Builder<'a> {
         target: &str,
         seen: &mut Vec<String>,
     ) -> Modelled {
-        let subs: Vec<Modelled> = lower.iter().map(|l| self.device(l, seen)).collect();
-        // The first of the deepest: `max_by_key` would take the last.
-        let deepest = subs.iter().map(|m| m.depth).max();
-        let Some(pick) = subs.iter().find(|m| Some(m.depth) == deepest).cloned() else {
+        // The first of the deepest (by the topology, before anything is
+        // modelled, so the others add no device to the scenario).
+        let depths: Vec<u8> = lower.iter().map(|l| topo_depth(self.t, l, 0)).collect();
+        let Some(&deepest) = depths.iter().max() else {
             return self.assumed_disk(mname, &format!("{label} with nothing in slaves/"));
         };
+        let at = depths.iter().position(|&d| d == deepest).unwrap_or(0);
+        let pick = self.device(&lower[at], seen);
         let mut t = Table::array("dm");
         t.comment(label);
-        if subs.len() > 1 {
-            let others: Vec<&str> = subs
+        if lower.len() > 1 {
+            let others: Vec<&str> = lower
                 .iter()
-                .filter(|m| m.name != pick.name)
-                .map(|m| m.name.as_str())
+                .enumerate()
+                .filter(|&(i, _)| i != at)
+                .map(|(_, l)| l.as_str())
                 .collect();
             t.comment(format!(
                 "also on {}: the model forwards to one device, the deepest",
@@ -408,6 +411,46 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// How many loop or daemon hops lie under device `name`, from the
+/// topology alone: a device over a file on filesystem Y is one deeper than
+/// Y's device; forwarding devices take their deepest lower device.
+fn topo_depth(t: &Topology, name: &str, guard: usize) -> u8 {
+    if guard > t.devices.len() + t.filesystems.len() {
+        return 0;
+    }
+    let fs_depth = |path: &str| -> u8 {
+        match t.fs_of_path(path).map(|(i, _)| &t.filesystems[i].backing) {
+            Some(Some(Source::Block(d))) => topo_depth(t, d, guard + 1),
+            Some(Some(Source::Fuse { .. })) => 1,
+            _ => 0,
+        }
+    };
+    let served = |p: &Option<Process>| {
+        p.as_ref()
+            .and_then(|p| p.files.first())
+            .map_or(0, |f| fs_depth(f).saturating_add(1))
+    };
+    let Some(d) = t.device(name) else { return 0 };
+    match &d.kind {
+        DevKind::Disk | DevKind::Unknown { .. } => 0,
+        DevKind::Partition { parent } => topo_depth(t, parent, guard + 1),
+        DevKind::Loop { backing } => backing
+            .as_deref()
+            .map_or(0, |b| fs_depth(b).saturating_add(1)),
+        DevKind::Dm { .. } | DevKind::Md { .. } => d
+            .lower
+            .iter()
+            .map(|l| topo_depth(t, l, guard + 1))
+            .max()
+            .unwrap_or(0),
+        DevKind::Nbd { server } | DevKind::Ublk { server } => served(server),
+        DevKind::Tcmu { file, server, .. } => match file {
+            Some(f) => fs_depth(f).saturating_add(1),
+            None => served(server),
+        },
+    }
+}
+
 /// Filesystems whose device is more than a disk (a loop, daemon, dm or md
 /// device, a partition of one, or FUSE).
 fn stacked(t: &Topology, i: usize) -> bool {
@@ -568,7 +611,12 @@ pub fn write_scenario(t: &Topology, name: &str, from: &str) -> Written {
                     continue;
                 };
                 let own = |s: &str| s.starts_with(&format!("{fsname}:"));
-                let file = b.server_file(p).filter(|f| !own(f)).or_else(|| {
+                let own_file = p
+                    .files
+                    .iter()
+                    .filter_map(|f| b.file_on_fs_peek(f))
+                    .find(|f| !own(f));
+                let file = own_file.or_else(|| {
                     let cwd = p.cwd.as_deref()?;
                     let f = b.file_on_fs_peek(cwd).filter(|f| !own(f))?;
                     b.notes.push(format!(
@@ -954,4 +1002,86 @@ fn chain(b: &Builder<'_>, dev: &str) -> String {
         }
     }
     out.join(" -> ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::{BlockDev, Filesystem};
+
+    fn fs(fstype: &str, dev: &str, mp: &str) -> Filesystem {
+        Filesystem {
+            fstype: fstype.into(),
+            source: format!("/dev/{dev}"),
+            major: 8,
+            minor: 1,
+            mount_points: vec![mp.into()],
+            mount_root: "/".into(),
+            backing: Some(Source::Block(dev.into())),
+        }
+    }
+
+    fn dev(name: &str, kind: DevKind, lower: &[&str]) -> BlockDev {
+        BlockDev {
+            name: name.into(),
+            kind,
+            lower: lower.iter().map(|s| s.to_string()).collect(),
+            zoned: None,
+        }
+    }
+
+    /// A dm device over a disk and a loop device forwards, in the model, to
+    /// the loop device: the one a reclaim recursion can come back through.
+    /// The disk is named, and not added to the scenario.
+    #[test]
+    fn forwarding_devices_take_the_deepest_lower_device() {
+        let t = Topology {
+            filesystems: vec![fs("ext4", "sda1", "/"), fs("xfs", "dm-0", "/mnt")],
+            devices: vec![
+                dev("sda1", DevKind::Disk, &[]),
+                dev(
+                    "dm-0",
+                    DevKind::Dm {
+                        name: "vg-lv".into(),
+                        uuid: "LVM-x".into(),
+                        target: DmTarget::Lvm,
+                    },
+                    &["sdb", "loop0"],
+                ),
+                dev("sdb", DevKind::Disk, &[]),
+                dev(
+                    "loop0",
+                    DevKind::Loop {
+                        backing: Some("/img/x.raw".into()),
+                    },
+                    &[],
+                ),
+            ],
+            ..Topology::default()
+        };
+        assert_eq!(topo_depth(&t, "dm-0", 0), 1);
+        assert_eq!(topo_depth(&t, "sdb", 0), 0);
+        let w = write_scenario(&t, "t", "t");
+        assert!(w.toml.contains("lower = \"loop0\""), "{}", w.toml);
+        assert!(w.toml.contains("# also on sdb:"), "{}", w.toml);
+        assert!(!w.toml.contains("name = \"sdb\""), "{}", w.toml);
+        assert!(w.toml.contains("file = \"ext4-sda1:/img/x.raw\""));
+    }
+
+    /// The machine's watermark ratios are kept, min scaled to 4 pages.
+    #[test]
+    fn watermarks_keep_ratios() {
+        let mut t = Topology::default();
+        t.memory.min = 1000;
+        t.memory.low = 3000;
+        t.memory.high = 5000;
+        let mut notes = Vec::new();
+        let (min, low, high, _) = watermarks(&t, &mut notes);
+        assert_eq!((min, low, high), (4, 12, 20));
+        assert!(notes.is_empty());
+        t.memory.high = 100_000;
+        let (_, _, high, _) = watermarks(&t, &mut notes);
+        assert_eq!(high, MODEL_HIGH_CAP);
+        assert_eq!(notes.len(), 1);
+    }
 }
