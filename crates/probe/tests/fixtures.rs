@@ -51,12 +51,61 @@ fn verdicts(sc: &Scenario) -> Vec<(&'static str, &'static str)> {
     LTS.iter().map(|k| (*k, verdict(sc, k).0)).collect()
 }
 
-fn dev<'a>(sc: &'a Scenario, name: &str) -> &'a SimDev {
-    &sc.devices
+/// A device of the loaded scenario, by names: the one place these tests
+/// read the simulator's device representation.
+#[derive(Debug, PartialEq, Eq)]
+enum Dev {
+    Disk,
+    Loop {
+        fs: String,
+        file: String,
+        noio: bool,
+    },
+    Dm {
+        target: String,
+        lower: String,
+    },
+    Daemon {
+        kind: String,
+        process: String,
+        fs: String,
+        file: String,
+        io_flusher: bool,
+    },
+}
+
+fn dev(sc: &Scenario, name: &str) -> Dev {
+    let d = sc
+        .devices
         .iter()
         .find(|d| d.name == name)
-        .unwrap_or_else(|| panic!("no device {name}"))
-        .kind
+        .unwrap_or_else(|| panic!("no device {name}"));
+    match &d.kind {
+        SimDev::Disk => Dev::Disk,
+        SimDev::Loop { fs, file, noio } => Dev::Loop {
+            fs: sc.fss[*fs].name.clone(),
+            file: file.clone(),
+            noio: *noio,
+        },
+        SimDev::Dm { target, lower } => Dev::Dm {
+            target: target.clone(),
+            lower: sc.devices[*lower].name.clone(),
+        },
+        SimDev::Daemon {
+            kind,
+            process,
+            fs,
+            file,
+            io_flusher,
+            ..
+        } => Dev::Daemon {
+            kind: kind.clone(),
+            process: process.clone(),
+            fs: sc.fss[*fs].name.clone(),
+            file: file.clone(),
+            io_flusher: *io_flusher,
+        },
+    }
 }
 
 fn dev_name(sc: &Scenario, i: usize) -> &str {
@@ -86,7 +135,7 @@ fn ext4_on_a_disk_is_safe_on_every_lts() {
     assert_eq!(t.other_mounts.len(), 4, "proc, sysfs, devtmpfs, tmpfs");
     assert!(t.problems.is_empty(), "{:?}", t.problems);
     // Partitions of a plain disk are disks in the model.
-    assert_eq!(*dev(&sc, "sda1"), SimDev::Disk);
+    assert_eq!(dev(&sc, "sda1"), Dev::Disk);
     assert_eq!(dev_name(&sc, fs_named(&sc, "ext4-sda1").dev), "sda1");
     // Nothing stacked: one writer on `/`, nothing backing a device.
     assert_eq!(sc.tasks.len(), 1);
@@ -116,14 +165,14 @@ fn xfs_on_loop_over_ext4_deadlocks_before_5_3() {
         }
     );
     assert_eq!(t.idle_devices, ["loop1"], "unbound loop1 is idle");
-    match dev(&sc, "loop0") {
-        SimDev::Loop { fs, file, noio } => {
-            assert_eq!(sc.fss[*fs].name, "ext4-sda1");
-            assert_eq!(file, "/srv/images/xfs.img");
-            assert!(!noio);
+    assert_eq!(
+        dev(&sc, "loop0"),
+        Dev::Loop {
+            fs: "ext4-sda1".into(),
+            file: "/srv/images/xfs.img".into(),
+            noio: false
         }
-        other => panic!("{other:?}"),
-    }
+    );
     assert_eq!(dev_name(&sc, fs_named(&sc, "xfs-loop0").dev), "loop0");
     assert_eq!(sc.fs_depth(1), 1, "xfs is one level above ext4");
     let names: Vec<&str> = sc.tasks.iter().map(|t| t.name.as_str()).collect();
@@ -186,31 +235,23 @@ fn xfs_on_dm_zoned_on_tcmu_over_ext4_deadlocks_on_every_lts() {
         }
         other => panic!("{other:?}"),
     }
-    match dev(&sc, "dm-0") {
-        SimDev::Dm { target, lower } => {
-            assert_eq!(target, "zoned");
-            assert_eq!(dev_name(&sc, *lower), "sdb");
+    assert_eq!(
+        dev(&sc, "dm-0"),
+        Dev::Dm {
+            target: "zoned".into(),
+            lower: "sdb".into()
         }
-        other => panic!("{other:?}"),
-    }
-    match dev(&sc, "sdb") {
-        SimDev::Daemon {
-            kind,
-            process,
-            fs,
-            file,
-            io_flusher,
-            ..
-        } => {
-            assert_eq!((kind.as_str(), process.as_str()), ("tcmu", "tcmu-runner"));
-            assert_eq!(
-                (sc.fss[*fs].name.as_str(), file.as_str()),
-                ("ext4-sda1", "/srv/zoned.img")
-            );
-            assert!(!io_flusher);
+    );
+    assert_eq!(
+        dev(&sc, "sdb"),
+        Dev::Daemon {
+            kind: "tcmu".into(),
+            process: "tcmu-runner".into(),
+            fs: "ext4-sda1".into(),
+            file: "/srv/zoned.img".into(),
+            io_flusher: false
         }
-        other => panic!("{other:?}"),
-    }
+    );
     // The story of "Re: [PATCH] ext4: Fix deadlock on page reclaim"
     // (linux-ext4, 2019-07-30): tcmu-runner's pwrite() to the ext4 file
     // allocates page cache with GFP_KERNEL (no scope: a userspace process
@@ -255,13 +296,22 @@ fn nbd_served_by_a_local_qemu_nbd_deadlocks_and_a_remote_one_does_not() {
         other => panic!("{other:?}"),
     }
     // A partition of a served device forwards to it.
-    match dev(&sc, "nbd0p1") {
-        SimDev::Dm { lower, .. } => assert_eq!(dev_name(&sc, *lower), "nbd0"),
-        other => panic!("{other:?}"),
-    }
-    assert!(
-        matches!(dev(&sc, "nbd0"), SimDev::Daemon { kind, process, .. }
-        if kind == "nbd" && process == "qemu-nbd")
+    assert_eq!(
+        dev(&sc, "nbd0p1"),
+        Dev::Dm {
+            target: "linear".into(),
+            lower: "nbd0".into()
+        }
+    );
+    assert_eq!(
+        dev(&sc, "nbd0"),
+        Dev::Daemon {
+            kind: "nbd".into(),
+            process: "qemu-nbd".into(),
+            fs: "ext4-sda1".into(),
+            file: "/var/lib/images/vm.qcow2".into(),
+            io_flusher: false
+        }
     );
     // qemu-nbd serves requests by pwrite() to the image on ext4 (the
     // kernel side, `sock_xmit` in drivers/block/nbd.c, runs under
@@ -281,7 +331,7 @@ fn nbd_served_by_a_local_qemu_nbd_deadlocks_and_a_remote_one_does_not() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(*dev(&sc, "nbd0"), SimDev::Disk);
+    assert_eq!(dev(&sc, "nbd0"), Dev::Disk);
     assert!(toml.contains("sock_xmit"), "the assumption is stated");
     // nbd-client only sits in NBD_DO_IT; requests leave this machine over
     // the socket from the kernel under memalloc_noreclaim_save(), so no
@@ -307,16 +357,20 @@ fn dm_crypt_over_md_raid1_root_with_a_swap_file_is_safe() {
     assert_eq!(t.device("md0").unwrap().lower, ["sda2", "sdb2"]);
     assert_eq!(t.swaps.len(), 1);
     // dm-0 -> md0 -> sda2 (the first member: both are disks).
-    match dev(&sc, "dm-0") {
-        SimDev::Dm { target, lower } => {
-            assert_eq!((target.as_str(), dev_name(&sc, *lower)), ("linear", "md0"));
+    assert_eq!(
+        dev(&sc, "dm-0"),
+        Dev::Dm {
+            target: "linear".into(),
+            lower: "md0".into()
         }
-        other => panic!("{other:?}"),
-    }
-    match dev(&sc, "md0") {
-        SimDev::Dm { lower, .. } => assert_eq!(dev_name(&sc, *lower), "sda2"),
-        other => panic!("{other:?}"),
-    }
+    );
+    assert_eq!(
+        dev(&sc, "md0"),
+        Dev::Dm {
+            target: "linear".into(),
+            lower: "sda2".into()
+        }
+    );
     // The swap file's bios go to the root filesystem's device.
     assert_eq!(sc.memory.swap_dev.map(|d| dev_name(&sc, d)), Some("dm-0"));
     assert_eq!((sc.memory.anon, sc.memory.swap_pages), (2, 2));
@@ -346,16 +400,16 @@ fn fuse_passthrough_daemon_is_safe_because_eviction_does_not_wait_for_it() {
         }
         other => panic!("{other:?}"),
     }
-    match dev(&sc, "fuse52") {
-        SimDev::Daemon { kind, fs, file, .. } => {
-            assert_eq!(kind, "fuse");
-            assert_eq!(
-                (sc.fss[*fs].name.as_str(), file.as_str()),
-                ("ext4-sda1", "/srv/export")
-            );
+    assert_eq!(
+        dev(&sc, "fuse52"),
+        Dev::Daemon {
+            kind: "fuse".into(),
+            process: "bindfs".into(),
+            fs: "ext4-sda1".into(),
+            file: "/srv/export".into(),
+            io_flusher: false
         }
-        other => panic!("{other:?}"),
-    }
+    );
     assert!(toml.contains("assumed it writes where its cwd is"));
     assert_eq!(fs_named(&sc, "fuse_bindfs-52").dirty_inodes, 0);
     // The daemon's pwrite() to ext4 may reclaim anything, including FUSE's
@@ -381,7 +435,7 @@ fn unknown_devices_are_named_and_unreadable_files_reported() {
             matches!(&t.device(name).unwrap().kind, DevKind::Unknown { what: w } if w.starts_with(what)),
             "{name}"
         );
-        assert_eq!(*dev(&sc, name), SimDev::Disk);
+        assert_eq!(dev(&sc, name), Dev::Disk);
         assert!(
             toml.contains(&format!("# {name}: not modelled: {what}")),
             "{name} is named as not modelled"

@@ -21,8 +21,9 @@ const HEADROOM: u64 = 2;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Written {
     pub toml: String,
-    /// `X.Y` of the probed kernel, for `check --kernel` (the scenario
-    /// format has no key for it, so the file says it in a comment).
+    /// The probed kernel's release as `uname -r` prints it, when `--kernel`
+    /// understands it (the scenario format has no key for it, so the file
+    /// says it in a comment and `check --system` passes it on).
     pub kernel: Option<String>,
     /// Not modelled / assumed, and unreadable files (also in the file's
     /// header comment).
@@ -159,7 +160,8 @@ pub fn write_scenario(t: &Topology, name: &str, from: &str) -> Written {
     match (&t.kernel, kernel) {
         (Some(k), Some(v)) => doc.comment(format!(
             "\nKernel: {k} (/proc/sys/kernel/osrelease). Scenario files have no key for it:\n\
-             `reclaimscope check --system` applies --kernel {v}; with this file pass --kernel {v}."
+             `reclaimscope check --system` applies it; with this file pass --kernel {k}\n\
+             (history is applied by release {v})."
         )),
         (Some(k), None) => doc.comment(format!(
             "\nKernel: {k} (/proc/sys/kernel/osrelease): not a version --kernel understands."
@@ -325,7 +327,7 @@ pub fn write_scenario(t: &Topology, name: &str, from: &str) -> Written {
     all_notes.extend(t.problems.iter().map(|p| format!("unreadable: {p}")));
     Written {
         toml: doc.to_string(),
-        kernel: kernel.map(|v| v.to_string()),
+        kernel: kernel.and(t.kernel.clone()),
         notes: all_notes,
     }
 }
