@@ -93,9 +93,19 @@ pub fn tcmu_uios(root: &Root) -> Vec<TcmuUio> {
             continue;
         };
         let mut it = rest.splitn(3, '/');
-        let _host = it.next();
+        let host = it.next().unwrap_or("");
         let dev = it.next().unwrap_or("").to_string();
-        let config = it.next().unwrap_or("").to_string();
+        let mut config = it.next().unwrap_or("").to_string();
+        if config.is_empty() {
+            // Set after the uio device was named: the configfs attribute
+            // (`tcmu_dev_config_show`) has it; the hba directory is
+            // `user_HOST`, as `core_alloc_hba` numbers it.
+            config = root
+                .attr(&format!(
+                    "/sys/kernel/config/target/core/user_{host}/{dev}/attrib/dev_config"
+                ))
+                .unwrap_or_default();
+        }
         out.push(TcmuUio {
             uio,
             name: dev,
@@ -255,6 +265,32 @@ fn lio_disk(name: &str, model: String, tcmu: &[TcmuUio], notes: &mut Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tcmu_config_from_configfs_when_the_uio_name_has_none() {
+        let dir = std::env::temp_dir().join(format!("rs-probe-tcmu-{}", std::process::id()));
+        let w = |p: &str, t: &str| {
+            let f = dir.join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, t).unwrap();
+        };
+        w("sys/class/uio/uio3/name", "tcm-user/2/disk7\n");
+        w(
+            "sys/kernel/config/target/core/user_2/disk7/attrib/dev_config",
+            "file//srv/d7.img\n",
+        );
+        let v = tcmu_uios(&Root::new(&dir));
+        assert_eq!(
+            v,
+            [TcmuUio {
+                uio: "uio3".into(),
+                name: "disk7".into(),
+                config: "file//srv/d7.img".into()
+            }]
+        );
+        assert_eq!(tcmu_file(&v[0].config).as_deref(), Some("/srv/d7.img"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn tcmu_cfgstring_paths() {
