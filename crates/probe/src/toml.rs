@@ -88,6 +88,11 @@ impl Table {
         self
     }
 
+    /// Whether this is an element of `[[name]]`.
+    pub fn is_array_of(&self, name: &str) -> bool {
+        self.header == format!("[[{name}]]")
+    }
+
     /// The string value of `key`, if set.
     pub fn get_str(&self, key: &str) -> Option<&str> {
         self.entries

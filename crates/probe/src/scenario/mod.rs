@@ -68,9 +68,29 @@ fn watermarks(t: &Topology, notes: &mut Vec<String>) -> (u64, u64, u64, String) 
     (MODEL_MIN, low, high, why)
 }
 
+/// crates/sim's `MAX_DEVICES` and `MAX_TASKS` (workload tasks plus a loop
+/// worker per loop, a thread per daemon, and the flusher).
+const MAX_DEVICES: usize = 16;
+const MAX_TASKS: usize = 16;
+
 /// Write `t` as a scenario named `name`; `from` says what was probed
-/// (`/`, or the captured tree's path) in the header.
+/// (`/`, or the captured tree's path) in the header. Keeps as many
+/// filesystems as the model's device and task limits allow, so the result
+/// always loads.
 pub fn write_scenario(t: &Topology, name: &str, from: &str) -> Written {
+    let mut max_fs = MAX_FS;
+    loop {
+        let (w, devices, tasks) = write_limited(t, name, from, max_fs);
+        if (devices <= MAX_DEVICES && tasks <= MAX_TASKS) || max_fs == 0 {
+            return w;
+        }
+        max_fs -= 1;
+    }
+}
+
+/// The scenario with at most `max_fs` filesystems, its device count and
+/// its task count (workload and built-in).
+fn write_limited(t: &Topology, name: &str, from: &str, max_fs: usize) -> (Written, usize, usize) {
     let mut notes: Vec<String> = t.notes.clone();
     let n = t.filesystems.len();
     // Which filesystems to keep: those backing a device, those on stacked
@@ -97,9 +117,10 @@ pub fn write_scenario(t: &Topology, name: &str, from: &str) -> Written {
     let mut used: Vec<String> = Vec::new();
     for (k, &i) in order.iter().enumerate() {
         let f = &t.filesystems[i];
-        if k >= MAX_FS {
+        if k >= max_fs {
             notes.push(format!(
-                "{} on {}: not modelled (the model holds at most {MAX_FS} filesystems; \
+                "{} on {}: not modelled (the model holds at most {MAX_FS} filesystems, \
+                 {MAX_DEVICES} devices and {MAX_TASKS} tasks: here {max_fs} filesystems; \
                  those in a stack come first)",
                 f.fstype, f.mount_points[0]
             ));
@@ -325,11 +346,18 @@ pub fn write_scenario(t: &Topology, name: &str, from: &str) -> Written {
     }
     let mut all_notes = notes;
     all_notes.extend(t.problems.iter().map(|p| format!("unreadable: {p}")));
-    Written {
+    let servers = b
+        .devs
+        .iter()
+        .filter(|(_, t, _)| t.is_array_of("loop") || t.is_array_of("daemon"))
+        .count();
+    let task_count = workload.len() + servers + 1;
+    let written = Written {
         toml: doc.to_string(),
         kernel: kernel.and(t.kernel.clone()),
         notes: all_notes,
-    }
+    };
+    (written, b.devs.len(), task_count)
 }
 
 fn indent(lines: &[String]) -> String {
@@ -403,6 +431,41 @@ mod tests {
         assert!(w.toml.contains("# also on sdb:"), "{}", w.toml);
         assert!(!w.toml.contains("name = \"sdb\""), "{}", w.toml);
         assert!(w.toml.contains("file = \"ext4-sda1:/img/x.raw\""));
+    }
+
+    /// Eight filesystems, each on dm over dm over a disk, need 24 devices:
+    /// the writer keeps the ones that fit (16 devices) and names the rest,
+    /// so the scenario still loads.
+    #[test]
+    fn stays_inside_the_device_limit() {
+        let mut t = Topology::default();
+        for i in 0..8 {
+            let (top, mid, disk) = (
+                format!("dm-{i}"),
+                format!("dm-{}", i + 10),
+                format!("sd{i}"),
+            );
+            t.filesystems.push(fs("ext4", &top, &format!("/srv/{i}")));
+            let dm = || DevKind::Dm {
+                name: "x".into(),
+                uuid: "LVM-x".into(),
+                target: DmTarget::Lvm,
+            };
+            t.devices.push(dev(&top, dm(), &[&mid]));
+            t.devices.push(dev(&mid, dm(), &[&disk]));
+            t.devices.push(dev(&disk, DevKind::Disk, &[]));
+        }
+        let w = write_scenario(&t, "many", "many");
+        let sc = reclaimscope_sim::Scenario::from_toml_str(&w.toml, "many")
+            .unwrap_or_else(|e| panic!("{e:?}\n{}", w.toml));
+        assert_eq!(sc.fss.len(), 5, "5 x 3 devices fit in 16");
+        assert_eq!(
+            w.notes
+                .iter()
+                .filter(|n| n.contains("not modelled (the model holds"))
+                .count(),
+            3
+        );
     }
 
     /// The machine's watermark ratios are kept, min scaled to 4 pages.
