@@ -106,6 +106,7 @@ pub struct Filesystem {
     pub source: String,
     pub major: u32,
     pub minor: u32,
+    /// Every mount point, in mountinfo order; never empty.
     pub mount_points: Vec<String>,
     /// The `root` field of the first mount: which directory of the
     /// filesystem is mounted there (`/` unless a bind mount).

@@ -156,6 +156,12 @@ impl<'a> Builder<'a> {
         file: &str,
         what: String,
     ) -> Modelled {
+        if self.loops_back(mname, file) {
+            return self.assumed_disk(
+                mname,
+                &format!("a {kind} device whose file {file} is on a filesystem stacked on it"),
+            );
+        }
         let fs_depth = self.fs_depth_of_file(file);
         let mut t = Table::array("daemon");
         t.comment(what);
@@ -177,6 +183,61 @@ impl<'a> Builder<'a> {
             ),
         };
         self.add(mname, t, fs_depth + 1)
+    }
+
+    /// Whether the filesystem of an `FS:PATH` file sits, through any chain
+    /// of devices and backing files, on device `mname` itself: a cycle no
+    /// real machine has, but a damaged capture can describe.
+    fn loops_back(&self, mname: &str, file: &str) -> bool {
+        let fsname = file.split_once(':').map_or(file, |(f, _)| f);
+        let Some(i) = self
+            .fs_names
+            .iter()
+            .position(|n| n.as_deref() == Some(fsname))
+        else {
+            return false;
+        };
+        let mut todo: Vec<String> = match &self.t.filesystems[i].backing {
+            Some(Source::Block(d)) => vec![d.clone()],
+            _ => return false,
+        };
+        let mut seen: Vec<String> = Vec::new();
+        while let Some(d) = todo.pop() {
+            if sanitize(&d) == mname {
+                return true;
+            }
+            if seen.contains(&d) {
+                continue;
+            }
+            seen.push(d.clone());
+            let Some(dev) = self.t.device(&d) else {
+                continue;
+            };
+            todo.extend(dev.lower.iter().cloned());
+            let mut via_file = |path: &str| {
+                if let Some((j, _)) = self.t.fs_of_path(path)
+                    && let Some(Source::Block(b)) = &self.t.filesystems[j].backing
+                {
+                    todo.push(b.clone());
+                }
+            };
+            match &dev.kind {
+                DevKind::Partition { parent } => todo.push(parent.clone()),
+                DevKind::Loop { backing: Some(b) } => via_file(b),
+                DevKind::Tcmu { file: Some(f), .. } => via_file(f),
+                DevKind::Nbd { server: Some(p) }
+                | DevKind::Ublk { server: Some(p) }
+                | DevKind::Tcmu {
+                    server: Some(p), ..
+                } => {
+                    for f in &p.files {
+                        via_file(f);
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
     }
 
     /// Depth of the filesystem a `FS:PATH` file is on.
@@ -252,6 +313,12 @@ impl<'a> Builder<'a> {
                         &format!("a loop device over {path}, which is on no modelled filesystem"),
                     );
                 };
+                if self.loops_back(mname, &file) {
+                    return self.assumed_disk(
+                        mname,
+                        &format!("a loop device over {path}, on a filesystem stacked on it"),
+                    );
+                }
                 let depth = self.fs_depth_of_file(&file) + 1;
                 let mut t = Table::array("loop");
                 t.comment(format!(
@@ -391,9 +458,27 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// A FUSE filesystem's daemon as a `[[daemon]]` writing the first file
-    /// it holds open on another modelled filesystem, else its cwd; `None`
-    /// (said in a note) when there is no daemon or nowhere it writes.
+    /// The file a FUSE daemon writes: the first it holds open on another
+    /// kept filesystem, else its cwd (`true`: assumed from the cwd).
+    pub(super) fn fuse_file(&self, fsname: &str, p: &Process) -> Option<(String, bool)> {
+        let own = |s: &str| s.starts_with(&format!("{fsname}:"));
+        if let Some(f) = p
+            .files
+            .iter()
+            .filter_map(|f| self.file_on_fs_peek(f))
+            .find(|f| !own(f))
+        {
+            return Some((f, false));
+        }
+        let cwd = p.cwd.as_deref()?;
+        self.file_on_fs_peek(cwd)
+            .filter(|f| !own(f))
+            .map(|f| (f, true))
+    }
+
+    /// A FUSE filesystem's daemon as a `[[daemon]]` writing [`Self::fuse_file`];
+    /// `None` when there is no daemon or nowhere it writes (the caller has
+    /// dropped such filesystems before any device refers to them).
     pub(super) fn fuse_device(
         &mut self,
         i: usize,
@@ -401,40 +486,17 @@ impl<'a> Builder<'a> {
         conn: u32,
         daemon: Option<&Process>,
     ) -> Option<Modelled> {
-        let f = &self.t.filesystems[i];
-        let Some(p) = daemon else {
+        let p = daemon?;
+        let (file, from_cwd) = self.fuse_file(fsname, p)?;
+        if from_cwd {
             self.notes.push(format!(
-                "{} on {}: FUSE, but no process holding /dev/fuse was found; not modelled",
-                f.fstype, f.mount_points[0]
-            ));
-            return None;
-        };
-        let own = |s: &str| s.starts_with(&format!("{fsname}:"));
-        let own_file = p
-            .files
-            .iter()
-            .filter_map(|f| self.file_on_fs_peek(f))
-            .find(|f| !own(f));
-        let file = own_file.or_else(|| {
-            let cwd = p.cwd.as_deref()?;
-            let f = self.file_on_fs_peek(cwd).filter(|f| !own(f))?;
-            self.notes.push(format!(
-                "{fsname}: FUSE daemon {} has no file open on a modelled \
-                     filesystem; assumed it writes where its cwd is ({f})",
+                "{fsname}: FUSE daemon {} has no file open on a modelled filesystem; \
+                 assumed it writes where its cwd is ({file})",
                 proc_label(p)
             ));
-            Some(f)
-        });
-        let Some(file) = file else {
-            self.notes.push(format!(
-                "{} on {}: FUSE daemon {} writes nowhere this probe can see; not modelled",
-                f.fstype,
-                f.mount_points[0],
-                proc_label(p)
-            ));
-            return None;
-        };
+        }
         self.server_file_named(&file);
+        let f = &self.t.filesystems[i];
         let what = format!(
             "{} on {}: FUSE connection {conn}, served by {}",
             f.fstype,

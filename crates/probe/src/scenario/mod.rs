@@ -148,6 +148,37 @@ fn write_limited(t: &Topology, name: &str, from: &str, max_fs: usize) -> (Writte
         backing: Vec::new(),
         notes: Vec::new(),
     };
+    // FUSE filesystems with no daemon, or a daemon writing nowhere this
+    // probe can see, are dropped before any device refers to them; again
+    // until nothing changes (a daemon may write on another FUSE mount).
+    loop {
+        let mut changed = false;
+        for (i, f) in t.filesystems.iter().enumerate() {
+            let Some(fsname) = b.fs_name(i).map(str::to_string) else {
+                continue;
+            };
+            let Some(Source::Fuse { daemon, .. }) = &f.backing else {
+                continue;
+            };
+            let why = match daemon {
+                None => "no process holding /dev/fuse was found".to_string(),
+                Some(p) if b.fuse_file(&fsname, p).is_none() => format!(
+                    "its daemon {} (pid {}) writes nowhere this probe can see",
+                    p.comm, p.pid
+                ),
+                Some(_) => continue,
+            };
+            notes.push(format!(
+                "{} on {}: FUSE, but {why}; not modelled",
+                f.fstype, f.mount_points[0]
+            ));
+            b.fs_names[i] = None;
+            changed = true;
+        }
+        if !changed {
+            break;
+        }
+    }
     // Devices under each kept filesystem.
     let mut fs_dev: Vec<Option<Modelled>> = vec![None; n];
     #[allow(clippy::needless_range_loop)] // `b` is borrowed mutably inside
