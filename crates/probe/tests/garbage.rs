@@ -27,7 +27,15 @@ fn tree(files: &[(&str, &str)]) -> std::path::PathBuf {
 /// (spaces, escapes, unicode) and any number of fields.
 fn mount_line() -> impl Strategy<Value = String> {
     (
-        prop_oneof![Just(0u32), Just(7), Just(8), Just(9), 0u32..300],
+        prop_oneof![
+            Just(0u32),
+            Just(7),
+            Just(8),
+            Just(9),
+            Just(43),
+            Just(254),
+            0u32..300
+        ],
         0u32..2,
         prop_oneof![
             Just("/".to_string()),
@@ -62,6 +70,11 @@ proptest! {
         dev in prop_oneof![Just("7:0\n".to_string()), "[ -~]{0,10}"],
         backing in prop_oneof![Just("/mnt/img\n".to_string()), "[ -~]{0,20}"],
         level in "[ -~]{0,8}",
+        uuid in prop_oneof![Just("CRYPT-x".to_string()), "[ -~]{0,10}"],
+        zoned in prop_oneof![Just("host-managed".to_string()), "[ -~]{0,10}"],
+        pid in prop_oneof![Just("77".to_string()), "[ -~]{0,6}"],
+        uio in prop_oneof![Just("tcm-user/1/d/file//mnt/t.img".to_string()), "[ -~]{0,30}"],
+        stat in "[ -~]{0,60}",
     ) {
         let mountinfo = lines.join("\n");
         let dir = tree(&[
@@ -74,7 +87,26 @@ proptest! {
             ("sys/class/block/md0/slaves/loop0", ""),
             ("sys/class/block/md0/md/level", &level),
             ("sys/class/block/sda/dev", "8:0\n"),
+            ("sys/class/block/sda/queue/zoned", &zoned),
+            ("sys/class/block/sda/device/vendor", "LIO-ORG\n"),
+            ("sys/class/block/dm-0/dev", "254:0\n"),
+            ("sys/class/block/dm-0/dm/name", &level),
+            ("sys/class/block/dm-0/dm/uuid", &uuid),
+            ("sys/class/block/dm-0/slaves/sda", ""),
+            ("sys/class/block/nbd0/dev", "43:0\n"),
+            ("sys/class/block/nbd0/pid", &pid),
+            ("sys/class/uio/uio0/name", &uio),
+            ("proc/77/comm", &level),
+            ("proc/77/stat", &stat),
         ]);
+        #[cfg(unix)]
+        {
+            let fd = dir.join("proc/77/fd");
+            std::fs::create_dir_all(&fd).unwrap();
+            let target = if backing.is_empty() { "x" } else { backing.as_str() };
+            std::os::unix::fs::symlink(target, fd.join("3")).unwrap();
+            std::os::unix::fs::symlink("/dev/uio0", fd.join("4")).unwrap();
+        }
         let t = probe(&Root::new(&dir));
         let w = write_scenario(&t, "g", "g");
         let loaded = Scenario::from_toml_str(&w.toml, "g");
