@@ -374,8 +374,8 @@ fn dm_crypt_over_md_raid1_root_with_a_swap_file_is_safe() {
     // The swap file's bios go to the root filesystem's device.
     assert_eq!(sc.memory.swap_dev.map(|d| dev_name(&sc, d)), Some("dm-0"));
     assert_eq!((sc.memory.anon, sc.memory.swap_pages), (2, 2));
-    // dm-crypt (`kcryptd` encrypts into pages from its mempool with
-    // GFP_NOIO, `crypt_alloc_buffer`) and raid1 (`raid1_write_request`
+    // dm-crypt (`crypt_alloc_buffer`: GFP_NOWAIT pages, then its page
+    // mempool with direct reclaim but no __GFP_IO or __GFP_FS) and raid1 (`raid1_write_request`
     // clones bios from its bio_set) are kernel code that never enters
     // filesystem reclaim; every bio, including swap-out from
     // `swap_writepage`, ends at a disk. Reclaim of the root's inodes or of

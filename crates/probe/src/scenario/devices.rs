@@ -138,7 +138,7 @@ impl<'a> Builder<'a> {
                 .map(|(_, l)| l.as_str())
                 .collect();
             t.comment(format!(
-                "also on {}: the model forwards to one device, the deepest",
+                "also on {}: the model forwards to one device, the deepest (first on a tie)",
                 others.join(", ")
             ));
         }
@@ -349,8 +349,8 @@ impl<'a> Builder<'a> {
                 match target {
                     DmTarget::Crypt => {
                         let l = format!(
-                            "{label}; encrypts into pages from its own mempool (GFP_NOIO, \
-                             crypt_alloc_buffer): modelled as a forwarding target"
+                            "{label}; encrypts into GFP_NOWAIT pages, then its mempool without \
+                             __GFP_IO or __GFP_FS (crypt_alloc_buffer): modelled as a forwarding target"
                         );
                         self.forward(mname, &dev.lower, l, model_target, seen)
                     }
