@@ -261,7 +261,7 @@ fn write_limited(t: &Topology, name: &str, from: &str, max_fs: usize) -> (Writte
                 } else {
                     format!(
                         "swap file {}: its bios go to the device under its filesystem \
-                         (extents mapped at swapon, iomap_swapfile_activate)",
+                         (extents mapped at swapon: iomap_swapfile_activate, generic_swapfile_activate before it)",
                         s.path
                     )
                 };

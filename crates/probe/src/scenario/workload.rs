@@ -177,8 +177,8 @@ pub(super) fn workload(
                     "dirty_inodes",
                     0u16,
                     "FUSE eviction does not wait for the daemon: writeback copies into a \
-                     temporary page and ends at once (fuse_writepage_locked, fs/fuse/file.c, \
-                     to 6.13)",
+                     temporary page and ends at once (fuse_writepage_locked, fs/fuse/file.c; \
+                     so in every LTS through 6.12)",
                 );
             } else {
                 ft.set_c(
