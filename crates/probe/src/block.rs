@@ -169,6 +169,10 @@ pub fn classify(root: &Root, name: &str, tcmu: &[TcmuUio], notes: &mut Vec<Strin
         DevKind::Unknown { what }
     } else if a("device/vendor").as_deref() == Some("LIO-ORG") {
         lio_disk(name, a("device/model").unwrap_or_default(), tcmu, notes)
+    } else if let Some(session) = iscsi_session(root, a("dev")) {
+        DevKind::Unknown {
+            what: format!("iSCSI (a SCSI disk reached through {session})"),
+        }
     } else {
         DevKind::Disk
     };
@@ -178,6 +182,20 @@ pub fn classify(root: &Root, name: &str, tcmu: &[TcmuUio], notes: &mut Vec<Strin
         lower,
         zoned,
     }
+}
+
+/// The iSCSI session a SCSI disk is reached through: the initiator puts
+/// its hosts' targets under a `sessionN` device
+/// (drivers/scsi/scsi_transport_iscsi.c, `iscsi_add_session`), which shows
+/// in the `/sys/dev/block/MAJ:MIN` link.
+fn iscsi_session(root: &Root, dev: Option<String>) -> Option<String> {
+    let t = root.link(&format!("/sys/dev/block/{}", dev?))?;
+    t.split('/')
+        .find(|c| {
+            c.strip_prefix("session")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(str::to_string)
 }
 
 /// Device-mapper targets are only listed by the dm ioctl, so go by what

@@ -430,6 +430,7 @@ fn unknown_devices_are_named_and_unreadable_files_reported() {
         ("nvme1n1", "NVMe over Fabrics (transport tcp)"),
         ("bcache0", "bcache"),
         ("zram0", "zram"),
+        ("sdc", "iSCSI (a SCSI disk reached through session1)"),
     ] {
         assert!(
             matches!(&t.device(name).unwrap().kind, DevKind::Unknown { what: w } if w.starts_with(what)),
