@@ -111,7 +111,7 @@ fn compare_report_renders_in_headless_chromium() {
     let dir = dir.canonicalize().unwrap();
     let page = dir.join("compare.html");
     // S1 (dm-bufio on loop, "[PATCH 0/6] Overhaul memalloc_no*") and S4 (vmalloc's GFP_KERNEL page
-    // tables under a NOFS caller): both deadlock under baseline in 4 steps.
+    // tables under a NOFS caller): both deadlock under baseline (S1 in 10 steps, S4 in 4).
     let (code, _, err) = common::run(
         "compare",
         &[
