@@ -98,6 +98,7 @@ mod tests {
             call: "kmalloc()".into(),
             mask: String::new(),
             reason: String::new(),
+            chain: Vec::new(),
         }
     }
 

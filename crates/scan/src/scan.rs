@@ -4,8 +4,10 @@
 
 use crate::analyze::{KernelFacts, analyze_source, c_parser};
 use crate::finding::Finding;
+use crate::index::{FileIndex, Index, tokenize::index_file};
 use crate::prefilter::Prefilter;
 use crate::rule::Rule;
+use crate::summary::Interproc;
 use crate::suppress::is_suppressed;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
@@ -28,6 +30,9 @@ pub struct ScanOptions {
     pub kernel_version: Option<KernelVersion>,
     pub excludes: Vec<String>,
     pub max_file_size: u64,
+    /// Index the whole tree and follow calls across functions and files
+    /// (`index/`, `summary.rs`); off, every function is judged alone.
+    pub interprocedural: bool,
 }
 
 impl Default for ScanOptions {
@@ -37,6 +42,7 @@ impl Default for ScanOptions {
             kernel_version: None,
             excludes: Vec::new(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            interprocedural: true,
         }
     }
 }
@@ -99,7 +105,7 @@ pub fn kernel_facts(v: Option<KernelVersion>) -> KernelFacts {
 /// Analyse one in-memory file: findings sorted, suppressions applied.
 pub fn scan_source(path: &str, src: &str, rules: &[Rule], facts: KernelFacts) -> Vec<Finding> {
     let mut parser = c_parser();
-    let mut f = analyze_source(&mut parser, path, src, rules, facts, &HashMap::new());
+    let mut f = analyze_source(&mut parser, path, src, rules, facts, &HashMap::new(), None);
     f.retain(|x| !is_suppressed(src, x.line, x.rule));
     f.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     f.dedup();
@@ -171,9 +177,12 @@ pub fn scan_paths(
     let stats = Mutex::new(ScanStats::default());
     let candidates: Mutex<Vec<(String, String, Vec<Rule>)>> = Mutex::new(Vec::new());
     let macro_users: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+    let indexing = opts.interprocedural && !opts.rules.is_empty();
+    let file_indexes: Mutex<Vec<(String, FileIndex)>> = Mutex::new(Vec::new());
+    let sink = indexing.then_some(&file_indexes);
 
     let handle = |path: &Path| {
-        let outcome = read_and_filter(path, &excludes, &prefilter, opts.max_file_size);
+        let outcome = read_and_filter(path, &excludes, &prefilter, opts.max_file_size, sink);
         let n = seen.fetch_add(1, Ordering::Relaxed) + 1;
         if n.is_multiple_of(1024) {
             progress(n);
@@ -265,13 +274,27 @@ pub fn scan_paths(
             candidates.push((path, src, rules));
         }
     }
+    let interp = indexing.then(|| {
+        let per_file = file_indexes.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut ip = Interproc::new(Index::build(per_file), facts, header_macros.clone());
+        crate::reach::extra_candidates(&mut ip, &opts.rules, &mut candidates);
+        ip
+    });
     candidates.sort_by(|a, b| a.0.cmp(&b.0));
     let mut stats = stats.into_inner().unwrap_or_else(|e| e.into_inner());
     stats.files_parsed = candidates.len();
     let per_file: Vec<(Vec<Finding>, usize)> = candidates
         .par_iter()
         .map_init(c_parser, |parser, (path, src, rules)| {
-            let mut f = analyze_source(parser, path, src, rules, facts, &header_macros);
+            let mut f = analyze_source(
+                parser,
+                path,
+                src,
+                rules,
+                facts,
+                &header_macros,
+                interp.as_ref(),
+            );
             let before = f.len();
             f.retain(|x| !is_suppressed(src, x.line, x.rule));
             let suppressed = before - f.len();
@@ -309,7 +332,13 @@ fn display_path(p: &Path) -> String {
     s.strip_prefix("./").unwrap_or(&s).to_string()
 }
 
-fn read_and_filter(path: &Path, excludes: &GlobSet, prefilter: &Prefilter, max: u64) -> Outcome {
+fn read_and_filter(
+    path: &Path,
+    excludes: &GlobSet,
+    prefilter: &Prefilter,
+    max: u64,
+    index_sink: Option<&Mutex<Vec<(String, FileIndex)>>>,
+) -> Outcome {
     let is_c = path.extension().is_some_and(|e| e == "c" || e == "h");
     if !is_c {
         return Outcome::NotC;
@@ -334,6 +363,14 @@ fn read_and_filter(path: &Path, excludes: &GlobSet, prefilter: &Prefilter, max: 
         bytes.clear();
         if file.read_to_end(bytes).is_err() {
             return Outcome::Unreadable;
+        }
+        if let Some(sink) = index_sink
+            && memchr::memchr(0, &bytes[..bytes.len().min(8192)]).is_none()
+        {
+            let fi = index_file(bytes);
+            sink.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((shown.clone(), fi));
         }
         classify_bytes(bytes, prefilter)
     })
