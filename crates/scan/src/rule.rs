@@ -127,6 +127,19 @@ impl Rule {
         }
     }
 
+    /// The rule asks about callers any number of levels up (scope
+    /// coverage, paired scope functions), so the scan indexes every file
+    /// instead of the candidates and the files that call into them.
+    pub fn walks_callers(self) -> bool {
+        matches!(
+            self,
+            Rule::ScopeUnbalanced
+                | Rule::NofsRedundantInScope
+                | Rule::NofsOutsideScope
+                | Rule::NofsScopeCoverage
+        )
+    }
+
     pub fn doc_anchor(self) -> String {
         format!("docs/rules.md#{}", self.id())
     }

@@ -178,7 +178,14 @@ pub fn scan_paths(
     let candidates: Mutex<Vec<(String, String, Vec<Rule>)>> = Mutex::new(Vec::new());
     let macro_users: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
     let indexing = opts.interprocedural && !opts.rules.is_empty();
-    let file_indexes: Mutex<Vec<(String, FileIndex)>> = Mutex::new(Vec::new());
+    // The scope rules walk callers to any depth: index every file. The
+    // others need one level of callers: index the candidates in this pass
+    // and, in a second, the files that name a function they define.
+    let full = opts.rules.iter().any(|r| r.walks_callers());
+    let file_indexes = IndexSink {
+        full,
+        files: Mutex::new(Vec::new()),
+    };
     let sink = indexing.then_some(&file_indexes);
 
     let handle = |path: &Path| {
@@ -275,7 +282,21 @@ pub fn scan_paths(
         }
     }
     let interp = indexing.then(|| {
-        let per_file = file_indexes.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut per_file = file_indexes
+            .files
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        if !full {
+            let more = index_namers(
+                paths,
+                &excludes,
+                opts.max_file_size,
+                &per_file,
+                &candidates,
+                &prefilter,
+            );
+            per_file.extend(more);
+        }
         let mut ip = Interproc::new(Index::build(per_file), facts, header_macros.clone());
         crate::reach::extra_candidates(&mut ip, &opts.rules, &mut candidates);
         ip
@@ -337,7 +358,7 @@ fn read_and_filter(
     excludes: &GlobSet,
     prefilter: &Prefilter,
     max: u64,
-    index_sink: Option<&Mutex<Vec<(String, FileIndex)>>>,
+    index_sink: Option<&IndexSink>,
 ) -> Outcome {
     let is_c = path.extension().is_some_and(|e| e == "c" || e == "h");
     if !is_c {
@@ -364,16 +385,129 @@ fn read_and_filter(
         if file.read_to_end(bytes).is_err() {
             return Outcome::Unreadable;
         }
+        let out = classify_bytes(bytes, prefilter);
         if let Some(sink) = index_sink
-            && memchr::memchr(0, &bytes[..bytes.len().min(8192)]).is_none()
+            && (sink.full || matches!(out, Outcome::Candidate(..) | Outcome::MacroUser(..)))
+            && !matches!(out, Outcome::Binary)
         {
             let fi = index_file(bytes);
-            sink.lock()
+            sink.files
+                .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push((shown.clone(), fi));
         }
-        classify_bytes(bytes, prefilter)
+        out
     })
+}
+
+/// Where the first pass puts per-file indexes; `full`: every C file, else
+/// only the candidates.
+struct IndexSink {
+    full: bool,
+    files: Mutex<Vec<(String, FileIndex)>>,
+}
+
+/// The second pass of a partial index: every C file not yet indexed that
+/// names a function a candidate file defines for other files (not
+/// `static`, or in a header) and whose body spells a rule token is
+/// tokenized too, so the callers of a wrapper (`bpf_map_area_alloc`) or a
+/// mask helper (`massage_gfp_flags`) are known.
+fn index_namers(
+    paths: &[PathBuf],
+    excludes: &GlobSet,
+    max: u64,
+    have: &[(String, FileIndex)],
+    candidates: &[(String, String, Vec<Rule>)],
+    prefilter: &Prefilter,
+) -> Vec<(String, FileIndex)> {
+    let sources: std::collections::HashMap<&str, &str> = candidates
+        .iter()
+        .map(|c| (c.0.as_str(), c.1.as_str()))
+        .collect();
+    let mut names: Vec<&str> = have
+        .iter()
+        .filter_map(|(p, f)| Some((p, f, *sources.get(p.as_str())?)))
+        .flat_map(|(p, f, src)| {
+            let header = p.ends_with(".h");
+            f.defs
+                .iter()
+                .filter(move |d| header || !d.ret.contains("static"))
+                .filter(move |d| {
+                    let body = src
+                        .as_bytes()
+                        .get(d.decl_start as usize..d.body_end as usize)
+                        .unwrap_or(b"");
+                    !prefilter.rules_for(body).is_empty()
+                })
+                .map(|d| d.name.as_str())
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    // Few names: the SIMD (Teddy) searcher runs near memchr speed; many: a DFA.
+    let packed = aho_corasick::packed::Searcher::new(names.iter());
+    let Ok(ac) = aho_corasick::AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .prefilter(false)
+        .build(&names)
+    else {
+        return Vec::new();
+    };
+    let is_match = |b: &[u8]| match &packed {
+        Some(p) => p.find(b).is_some(),
+        None => ac.is_match(b),
+    };
+    let done: std::collections::HashSet<&str> = have.iter().map(|(p, _)| p.as_str()).collect();
+    let out: Mutex<Vec<(String, FileIndex)>> = Mutex::new(Vec::new());
+    let visit = |path: &Path| {
+        let is_c = path.extension().is_some_and(|e| e == "c" || e == "h");
+        let shown = display_path(path);
+        if !is_c
+            || done.contains(shown.as_str())
+            || (!excludes.is_empty() && (excludes.is_match(&shown) || excludes.is_match(path)))
+        {
+            return;
+        }
+        let Ok(bytes) = std::fs::read(path) else {
+            return;
+        };
+        if bytes.len() as u64 > max || memchr::memchr(0, &bytes[..bytes.len().min(8192)]).is_some()
+        {
+            return;
+        }
+        if is_match(&bytes) {
+            let fi = index_file(&bytes);
+            out.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((shown, fi));
+        }
+    };
+    for root in paths {
+        if root.is_file() {
+            visit(root);
+            continue;
+        }
+        ignore::WalkBuilder::new(root)
+            .standard_filters(false)
+            .hidden(true)
+            .follow_links(false)
+            .threads(rayon::current_num_threads())
+            .build_parallel()
+            .run(|| {
+                Box::new(|entry| {
+                    if let Ok(e) = entry
+                        && e.file_type().is_some_and(|t| t.is_file())
+                    {
+                        visit(e.path());
+                    }
+                    ignore::WalkState::Continue
+                })
+            });
+    }
+    out.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 fn classify_bytes(bytes: &[u8], prefilter: &Prefilter) -> Outcome {

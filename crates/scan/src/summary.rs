@@ -34,7 +34,7 @@ pub const MAX_DEPTH: u32 = 6;
 pub const MAX_PARAM_DEPTH: u32 = 3;
 pub const MAX_PARAM_CALLERS: usize = 64;
 /// Caller functions one coverage question may visit.
-pub const MAX_VISITS: usize = 400;
+pub const MAX_VISITS: usize = 200;
 
 /// One step of a call chain shown with a finding.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -96,6 +96,7 @@ struct Caches {
     scopes: HashMap<(u32, u32), ScopeEffect>,
     call_scopes: HashMap<u32, Arc<CallScopes>>,
     callers: HashMap<u32, Arc<Vec<CallSite>>>,
+    coverage: HashMap<(u32, bool), Coverage>,
 }
 
 /// The index plus the summary caches; shared by the rule threads.
@@ -521,6 +522,31 @@ impl Interproc {
     /// entries into the cycle are the other callers.
     /// `noio`: the mask lacks `__GFP_IO` too, so only a NOIO scope covers it.
     pub fn coverage(&self, def: u32, start: ChainStep, noio: bool) -> Coverage {
+        let key = (def, noio);
+        let cached = self.lock().coverage.get(&key).cloned();
+        let c = match cached {
+            Some(c) => c,
+            None => {
+                let c = self.coverage_of(def, noio);
+                self.lock().coverage.insert(key, c.clone());
+                c
+            }
+        };
+        // The allocation site ends every chain.
+        let end = |mut v: Vec<ChainStep>| {
+            v.push(start.clone());
+            v
+        };
+        match c {
+            Coverage::Covered(a) => Coverage::Covered(end(a)),
+            Coverage::Mixed(a, b) => Coverage::Mixed(end(a), end(b)),
+            Coverage::Uncovered(a) => Coverage::Uncovered(end(a)),
+            Coverage::Unknown(why, a) => Coverage::Unknown(why, end(a)),
+        }
+    }
+
+    /// [`Interproc::coverage`] of `def`'s entry, chains without the site.
+    fn coverage_of(&self, def: u32, noio: bool) -> Coverage {
         let mut w = Walk {
             ip: self,
             noio,
@@ -530,7 +556,7 @@ impl Interproc {
             visits: 0,
             path: vec![def],
         };
-        w.up(def, vec![start], 1);
+        w.up(def, Vec::new(), 1);
         match (w.covered, w.uncovered, w.unknown) {
             (Some(c), None, None) => Coverage::Covered(c),
             (Some(c), Some(u), _) => Coverage::Mixed(c, u),

@@ -38,7 +38,7 @@ pub struct CallSite {
 /// field name's hash, 0 for a plain value use such as an argument).
 #[derive(Clone, Copy, Debug)]
 pub struct ValueUse {
-    pub field: u64,
+    pub field: u32,
     pub file: u32,
     pub offset: u32,
 }
@@ -64,9 +64,9 @@ impl Index {
         let mut ix = Index::default();
         let mut def_names: HashSet<u64> = HashSet::new();
         let mut def_base = Vec::with_capacity(per_file.len());
-        for (fi, (_, f)) in per_file.iter().enumerate() {
+        for (fi, (_, f)) in per_file.iter_mut().enumerate() {
             def_base.push(ix.defs.len() as u32);
-            for d in &f.defs {
+            for d in std::mem::take(&mut f.defs) {
                 def_names.insert(hash(d.name.as_bytes()));
                 ix.by_name
                     .entry(d.name.clone())
@@ -74,10 +74,12 @@ impl Index {
                     .push(ix.defs.len() as u32);
                 ix.defs.push(Def {
                     file: fi as u32,
-                    rec: d.clone(),
+                    rec: d,
                 });
             }
         }
+        ix.calls
+            .reserve(per_file.iter().map(|f| f.1.calls.len()).sum());
         for (fi, (path, f)) in per_file.into_iter().enumerate() {
             let base = def_base[fi];
             ix.calls.extend(f.calls.iter().map(|&(h, off, d)| {
@@ -91,8 +93,8 @@ impl Index {
                 )
             }));
             ix.values
-                .extend(f.refs.iter().filter(|r| def_names.contains(&r.1)).map(
-                    |&(field, h, off)| {
+                .extend(f.refs.iter().filter(|r| def_names.contains(&r.0)).map(
+                    |&(h, off, field)| {
                         (
                             h,
                             ValueUse {
@@ -142,7 +144,7 @@ impl Index {
     /// Functions registered into a field named `field` anywhere in the tree
     /// (`.scan_objects = f`, `s->scan_objects = f`), as name hashes.
     pub fn registered_as(&self, field: &str) -> HashSet<u64> {
-        let f = hash(field.as_bytes());
+        let f = tokenize::field_hash(field.as_bytes());
         self.values
             .iter()
             .filter(|v| v.1.field == f)
