@@ -11,7 +11,7 @@ use crate::analyze::{AllocCall, FileCtx, Func, ScopeKind};
 use crate::finding::Finding;
 use crate::rule::Rule;
 use crate::summary::{ChainStep, Coverage};
-use reclaimscope_model::gfp::Gfp;
+use reclaimscope_model::gfp::{Gfp, GfpValue};
 
 pub(super) fn coverage_rules(
     file: &FileCtx<'_>,
@@ -22,6 +22,38 @@ pub(super) fn coverage_rules(
 ) {
     let Some(ip) = file.interp else { return };
     if !a.mask.surely(Gfp::DIRECT_RECLAIM) || !a.mask.surely_not(Gfp::FS) {
+        // The mask depends on what the callers pass (kmem_alloc(size,
+        // KM_NOFS) in XFS up to 6.8): judge it at each caller instead.
+        if on(Rule::NofsScopeCoverage)
+            && !a.mask.surely(Gfp::FS)
+            && !a.mask.surely_not(Gfp::FS)
+            && let Some(def) = ip
+                .index
+                .file_id(file.path)
+                .and_then(|f| ip.index.def_named_in(f, &func.name))
+        {
+            let site = ChainStep {
+                file: file.path.to_string(),
+                line: func.line_of(a.call),
+                function: func.name.clone(),
+                note: format!(
+                    "{}() with a mask computed from the caller's arguments",
+                    a.name
+                ),
+            };
+            let line = site.line;
+            let name = a.name.clone();
+            let inner = move |args: Vec<GfpValue>| {
+                ip.with_func(def, Some(args), 1, |_, wf, _| {
+                    wf.allocs
+                        .iter()
+                        .find(|x| x.name == name && wf.line_of(x.call) == line)
+                        .map(|x| x.mask)
+                })
+                .flatten()
+            };
+            expand_at_callers(ip, def, &inner, site, 1, out);
+        }
         return;
     }
     let site = ChainStep {
@@ -65,32 +97,7 @@ pub(super) fn coverage_rules(
     };
     let mask = mask_text(a.mask);
     if on(Rule::NofsScopeCoverage) {
-        let (reason, chain) = match &cov {
-            Coverage::Covered(c) => (
-                "covered: every caller chain found reaches this allocation inside a NOFS/NOIO scope; GFP_KERNEL would behave the same".to_string(),
-                c.clone(),
-            ),
-            Coverage::Mixed(c, u) => {
-                let mut chain = c.clone();
-                chain.extend(u.iter().cloned());
-                (
-                    format!(
-                        "mixed: the chain through {}() is inside a scope, the one through {}() is not (first chain covered, second not); upstream XFS used GFP_KERNEL | __GFP_NOLOCKDEP for such sites",
-                        c.first().map_or("", |s| s.function.as_str()),
-                        u.first().map_or("", |s| s.function.as_str())
-                    ),
-                    chain,
-                )
-            }
-            Coverage::Uncovered(u) => (
-                format!(
-                    "uncovered: no caller chain found is inside a NOFS/NOIO scope (one enters at {}()); converting needs a scope there",
-                    u.first().map_or("", |s| s.function.as_str())
-                ),
-                u.clone(),
-            ),
-            Coverage::Unknown(why, c) => (format!("unknown: {why}"), c.clone()),
-        };
+        let (reason, chain) = classify(&cov);
         let mut f = func.finding(
             file,
             Rule::NofsScopeCoverage,
@@ -122,5 +129,123 @@ pub(super) fn coverage_rules(
         );
         f.chain = c.clone();
         out.push(f);
+    }
+}
+
+/// Callers of a wrapper taken one by one: past this the wrapper is a
+/// general-purpose allocator and is not expanded.
+const MAX_WRAPPER_CALLERS: usize = 400;
+/// Wrapper levels followed (kmem_zalloc -> kmem_alloc is two).
+const MAX_WRAPPER_DEPTH: u32 = 2;
+
+/// Instantiate the allocation at `site` (in wrapper `def`) with each
+/// caller's arguments; a caller whose arguments make the mask lack
+/// `__GFP_FS` (`kmem_alloc(size, KM_NOFS)`) is a NOFS site of its own,
+/// classified by its own caller chains and reported at the call.
+fn expand_at_callers(
+    ip: &crate::summary::Interproc,
+    def: u32,
+    mask_of: &dyn Fn(Vec<GfpValue>) -> Option<GfpValue>,
+    site: ChainStep,
+    depth: u32,
+    out: &mut Vec<Finding>,
+) {
+    if depth > MAX_WRAPPER_DEPTH || ip.address_taken(def).is_some() {
+        return;
+    }
+    let callers = ip.callers_of(def);
+    if callers.len() > MAX_WRAPPER_CALLERS {
+        return;
+    }
+    let wrapper = ip.def_name(def).to_string();
+    for &cs in callers.iter() {
+        let args = ip
+            .with_func(cs.caller, None, 0, |_, cf, p| {
+                let call = crate::summary::call_at(cf, cs.offset as usize - p.start)?;
+                Some(
+                    crate::syntax::call_args(call)
+                        .into_iter()
+                        .map(|x| cf.eval.eval(x))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .flatten();
+        let Some(args) = args else { continue };
+        let Some(mask) = mask_of(args) else { continue };
+        if mask.surely(Gfp::DIRECT_RECLAIM) && mask.surely_not(Gfp::FS) {
+            let noio = mask.surely_not(Gfp::IO);
+            let step = ip.step(cs, format!("calls {wrapper}()"));
+            let cov = ip.coverage(cs.caller, step, noio);
+            let (reason, mut chain) = classify(&cov);
+            chain.push(site.clone());
+            let f = ip.with_func(cs.caller, None, 0, |cfx, cf, p| {
+                let call = crate::summary::call_at(cf, cs.offset as usize - p.start)?;
+                let mut f = cf.finding(
+                    cfx,
+                    Rule::NofsScopeCoverage,
+                    call,
+                    call,
+                    mask_text(mask),
+                    reason.clone(),
+                );
+                f.chain = chain.clone();
+                Some(f)
+            });
+            if let Some(Some(f)) = f {
+                out.push(f);
+            }
+        } else if !mask.surely(Gfp::FS) && !mask.surely_not(Gfp::FS) {
+            // Still open: the caller passes its own parameter on
+            // (kmem_zalloc(size, flags) -> kmem_alloc(size, flags | KM_ZERO)).
+            let next = ip.step(
+                cs,
+                format!("calls {wrapper}() with a mask computed from its own arguments"),
+            );
+            // The caller's arguments, bound, give the wrapper's arguments.
+            let outer = |args: Vec<GfpValue>| {
+                ip.with_func(cs.caller, Some(args), 1, |_, cf, p| {
+                    let call = crate::summary::call_at(cf, cs.offset as usize - p.start)?;
+                    let inner_args: Vec<GfpValue> = crate::syntax::call_args(call)
+                        .into_iter()
+                        .map(|x| cf.eval.eval(x))
+                        .collect();
+                    mask_of(inner_args)
+                })
+                .flatten()
+            };
+            let mut chain_site = next;
+            chain_site.note.push_str(&format!(" -> {}", site.function));
+            expand_at_callers(ip, cs.caller, &outer, chain_site, depth + 1, out);
+        }
+    }
+}
+
+/// Reason text and chain of a coverage class.
+fn classify(cov: &Coverage) -> (String, Vec<ChainStep>) {
+    match cov {
+        Coverage::Covered(c) => (
+            "covered: every caller chain found reaches this allocation inside a NOFS/NOIO scope; GFP_KERNEL would behave the same".to_string(),
+            c.clone(),
+        ),
+        Coverage::Mixed(c, u) => {
+            let mut chain = c.clone();
+            chain.extend(u.iter().cloned());
+            (
+                format!(
+                    "mixed: the chain through {}() is inside a scope, the one through {}() is not (first chain covered, second not); upstream XFS used GFP_KERNEL | __GFP_NOLOCKDEP for such sites",
+                    c.first().map_or("", |s| s.function.as_str()),
+                    u.first().map_or("", |s| s.function.as_str())
+                ),
+                chain,
+            )
+        }
+        Coverage::Uncovered(u) => (
+            format!(
+                "uncovered: no caller chain found is inside a NOFS/NOIO scope (one enters at {}()); converting needs a scope there",
+                u.first().map_or("", |s| s.function.as_str())
+            ),
+            u.clone(),
+        ),
+        Coverage::Unknown(why, c) => (format!("unknown: {why}"), c.clone()),
     }
 }

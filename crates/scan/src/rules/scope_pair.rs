@@ -60,6 +60,9 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
                 contains(*r, c.call.start_byte())
                     || (c.call.start_byte() < pos
                         && restore_covers(c.call, s.call, pos, func.body, src))
+                    || both_arms_close(c.call, &closers).is_some_and(|i| {
+                        i.end_byte() <= pos && restore_covers(i, s.call, pos, func.body, src)
+                    })
             });
             if closed {
                 continue;
@@ -108,16 +111,46 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
     }
 }
 
-/// The `&tp` arguments an opener fills in.
+/// The objects an opener stores the scope in: `&tp` and `tp` arguments.
 fn handle_vars(call: Node<'_>, src: &str) -> Vec<String> {
-    let v: Vec<String> = call_args(call)
+    call_args(call)
         .into_iter()
-        .filter(|a| a.kind() == "pointer_expression" && text(*a, src).starts_with('&'))
-        .filter_map(|a| a.child_by_field_name("argument"))
+        .filter_map(|a| match a.kind() {
+            "identifier" => Some(a),
+            "pointer_expression" if text(a, src).starts_with('&') => {
+                a.child_by_field_name("argument")
+            }
+            _ => None,
+        })
         .filter(|a| a.kind() == "identifier")
         .map(|a| text(a, src).to_string())
-        .collect();
-    v
+        .collect()
+}
+
+/// The `if` whose then- and else-arm both call a closer, one of them `c`
+/// (fsnotify_group_unlock() in both arms of nfsd_file_mark_find_or_create).
+fn both_arms_close<'t>(
+    c: Node<'t>,
+    closers: &[&crate::analyze::ScopeCall<'t>],
+) -> Option<Node<'t>> {
+    let mut n = c;
+    while let Some(p) = n.parent() {
+        if p.kind() == "if_statement" {
+            let (Some(then), Some(alt)) = (
+                p.child_by_field_name("consequence"),
+                p.child_by_field_name("alternative"),
+            ) else {
+                n = p;
+                continue;
+            };
+            let in_arm = |arm: Node<'_>| closers.iter().any(|x| contains(arm, x.call.start_byte()));
+            if in_arm(then) && in_arm(alt) {
+                return Some(p);
+            }
+        }
+        n = p;
+    }
+    None
 }
 
 /// The variable the opener's return value is stored in.
