@@ -47,7 +47,7 @@ pub fn sarif(findings: &[Finding], tool_version: &str) -> String {
             let h = fingerprint(f);
             let n = occurrences.entry(h).or_insert(0);
             *n += 1;
-            json!({
+            let mut result = json!({
                 "ruleId": f.rule.id(),
                 "ruleIndex": idx,
                 "level": if f.rule.is_inventory() { "note" } else { "warning" },
@@ -61,7 +61,11 @@ pub fn sarif(findings: &[Finding], tool_version: &str) -> String {
                     "logicalLocations": [{ "name": f.function, "kind": "function" }]
                 }],
                 "partialFingerprints": { "reclaimscopeHash/v1": format!("{h:016x}:{n}") }
-            })
+            });
+            if !f.chain.is_empty() {
+                result["codeFlows"] = code_flow(f);
+            }
+            result
         })
         .collect();
     let doc = json!({
@@ -79,6 +83,26 @@ pub fn sarif(findings: &[Finding], tool_version: &str) -> String {
         }]
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// The finding's call chain as one SARIF thread flow, outermost call first.
+fn code_flow(f: &Finding) -> Value {
+    let locations: Vec<Value> = f
+        .chain
+        .iter()
+        .map(|step| {
+            json!({
+                "location": {
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": step.file.replace('\\', "/"), "uriBaseId": "%SRCROOT%" },
+                        "region": { "startLine": step.line }
+                    },
+                    "message": { "text": format!("{}(): {}", step.function, step.note) }
+                }
+            })
+        })
+        .collect();
+    json!([{ "threadFlows": [{ "locations": locations }] }])
 }
 
 /// FNV-1a over what identifies a finding independent of its line number.

@@ -224,3 +224,27 @@ fn without_the_index_nothing_crosses_a_function() {
         );
     }
 }
+
+#[test]
+fn chain_in_sarif_and_json() {
+    let f = check("returned");
+    let sarif = reclaimscope_scan::output::sarif(&f, "test");
+    let v: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    let flows: Vec<&serde_json::Value> = results
+        .iter()
+        .filter_map(|r| r["codeFlows"][0]["threadFlows"][0]["locations"].as_array())
+        .flatten()
+        .collect();
+    assert!(
+        flows.iter().any(
+            |l| l["location"]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .ends_with("wrapper.c")
+        ),
+        "{sarif}"
+    );
+    let js = serde_json::to_value(&f[0]).unwrap();
+    assert!(js["chain"].as_array().is_some_and(|c| c.len() >= 2), "{js}");
+}
