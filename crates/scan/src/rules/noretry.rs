@@ -465,7 +465,10 @@ fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>, var: &str) -> Verdict {
     if writes.iter().any(|w| mask_vars.contains(&w.as_str())) {
         return Verdict::Fine;
     }
-    if writes.iter().any(|w| size_vars.contains(&w.as_str())) {
+    // A smaller-size retry shrinks something in the loop (`order--`,
+    // `size >>= 1`, `bufsize_comp--` in smc); a loop that walks items
+    // (`i++`, readahead's next index) only retries another item.
+    if writes.iter().any(|w| size_vars.contains(&w.as_str())) && shrinks_in(l, src) {
         Verdict::FallbackKeepsFlag(
             func.line_of(a.call),
             "smaller-size retry in the enclosing loop",
@@ -473,6 +476,30 @@ fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>, var: &str) -> Verdict {
     } else {
         Verdict::Fine
     }
+}
+
+/// Does `n` hold a shrinking write: `x--`, `--x`, `x -= e`, `x >>= e`,
+/// `x /= e`, or `x = e / k`, `x = e >> k`?
+fn shrinks_in(n: Node<'_>, src: &str) -> bool {
+    collect(n, |x| {
+        matches!(x.kind(), "assignment_expression" | "update_expression")
+    })
+    .into_iter()
+    .any(|x| {
+        let t = squash(text(x, src));
+        match x.kind() {
+            "update_expression" => t.contains("--"),
+            _ => {
+                let op = x.child_by_field_name("operator").map(|o| text(o, src));
+                matches!(op, Some("-=" | ">>=" | "/="))
+                    || (op == Some("=")
+                        && x.child_by_field_name("right").is_some_and(|r| {
+                            let r = squash(text(r, src));
+                            r.contains('/') || r.contains(">>")
+                        }))
+            }
+        }
+    })
 }
 
 /// Identifiers assigned or incremented anywhere in `n`.
