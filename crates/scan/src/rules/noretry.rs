@@ -279,6 +279,10 @@ fn failure_handling_depth(func: &Func<'_, '_>, a: &AllocCall<'_>, depth: u32) ->
     let Some(check) = find_check(func, a.call, &var) else {
         return Verdict::Fine;
     };
+    let check_node = match &check {
+        Check::If { node, .. } => Some(*node),
+        Check::Loop => None,
+    };
     let path: Vec<Node<'_>> = match check {
         Check::Loop => return loop_retry(func, a, &var),
         Check::If {
@@ -337,6 +341,12 @@ fn failure_handling_depth(func: &Func<'_, '_>, a: &AllocCall<'_>, depth: u32) ->
         },
         Exit::Continue | Exit::FallsThrough if enclosing_loop(a.call, func.body).is_some() => {
             loop_retry(func, a, &var)
+        }
+        // The NULL path records the error and goes on; a later re-test
+        // of the result decides (`if (IS_ERR(p)) { ret = PTR_ERR(p); p =
+        // NULL; } ... if (!p) return ret;`, tracing_buffers_read()).
+        Exit::FallsThrough if let Some(n) = check_node => {
+            after_loop(func, &var, following_siblings(n), depth)
         }
         Exit::Break => match enclosing_loop(a.call, func.body) {
             Some(l) => after_loop(func, &var, following_siblings(l), depth),
@@ -443,6 +453,7 @@ fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>, var: &str) -> Verdict {
     // GFP_KERNEL page, mtd_kmalloc_up_to's final kmalloc).
     let last_resort = func.allocs.iter().any(|o| {
         o.call.id() != a.call.id()
+            && !other_arm(a.call, o.call)
             && o.call.start_byte() >= l.start_byte()
             && !o.mask.surely(Gfp::NORETRY)
             && (result_var(o.call, src).as_deref() == Some(var)
@@ -500,6 +511,25 @@ fn shrinks_in(n: Node<'_>, src: &str) -> bool {
             }
         }
     })
+}
+
+/// `a` and `o` sit in the two arms of one `if` (`if (coherent) p =
+/// dma_alloc_coherent(...); else p = do_alloc_pages(...);` in
+/// sound/core/memalloc.c): a choice of allocator, not a fallback.
+fn other_arm(a: Node<'_>, o: Node<'_>) -> bool {
+    let mut n = a;
+    while let Some(p) = n.parent() {
+        if p.kind() == "if_statement" && crate::syntax::contains(p, o.start_byte()) {
+            let arm = |f: &str, x: Node<'_>| {
+                p.child_by_field_name(f)
+                    .is_some_and(|c| crate::syntax::contains(c, x.start_byte()))
+            };
+            return (arm("consequence", a) && arm("alternative", o))
+                || (arm("alternative", a) && arm("consequence", o));
+        }
+        n = p;
+    }
+    false
 }
 
 /// Identifiers assigned or incremented anywhere in `n`.
