@@ -346,7 +346,7 @@ fn failure_handling_depth(func: &Func<'_, '_>, a: &AllocCall<'_>, depth: u32) ->
         // of the result decides (`if (IS_ERR(p)) { ret = PTR_ERR(p); p =
         // NULL; } ... if (!p) return ret;`, tracing_buffers_read()).
         Exit::FallsThrough if let Some(n) = check_node => {
-            after_loop(func, &var, following_siblings(n), depth)
+            after_loop(func, &var, following_outward(n, func.body), depth)
         }
         Exit::Break => match enclosing_loop(a.call, func.body) {
             Some(l) => after_loop(func, &var, following_siblings(l), depth),
@@ -451,9 +451,17 @@ fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>, var: &str) -> Verdict {
     // A last resort into the same result (or returned), in the loop or
     // after it, that drops the flag (arm's order-0 alloc_pages, ima's
     // GFP_KERNEL page, mtd_kmalloc_up_to's final kmalloc).
+    let writes = writes_in(l, src);
     let last_resort = func.allocs.iter().any(|o| {
         o.call.id() != a.call.id()
-            && !other_arm(a.call, o.call)
+            && !other_arm(a.call, o.call).is_some_and(|cond| {
+                // A loop-invariant condition chooses the allocator; one the
+                // loop changes (`if (order)`, arm's __iommu_alloc_buffer)
+                // reaches the other arm as the last resort.
+                !collect(cond, |n| n.kind() == "identifier")
+                    .iter()
+                    .any(|n| writes.iter().any(|w| w == text(*n, src)))
+            })
             && o.call.start_byte() >= l.start_byte()
             && !o.mask.surely(Gfp::NORETRY)
             && (result_var(o.call, src).as_deref() == Some(var)
@@ -472,7 +480,6 @@ fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>, var: &str) -> Verdict {
         .flat_map(|x| collect(x, |n| n.kind() == "identifier"))
         .map(|n| text(n, src))
         .collect();
-    let writes = writes_in(l, src);
     if writes.iter().any(|w| mask_vars.contains(&w.as_str())) {
         return Verdict::Fine;
     }
@@ -516,7 +523,8 @@ fn shrinks_in(n: Node<'_>, src: &str) -> bool {
 /// `a` and `o` sit in the two arms of one `if` (`if (coherent) p =
 /// dma_alloc_coherent(...); else p = do_alloc_pages(...);` in
 /// sound/core/memalloc.c): a choice of allocator, not a fallback.
-fn other_arm(a: Node<'_>, o: Node<'_>) -> bool {
+/// Returns the `if`'s condition.
+fn other_arm<'t>(a: Node<'t>, o: Node<'t>) -> Option<Node<'t>> {
     let mut n = a;
     while let Some(p) = n.parent() {
         if p.kind() == "if_statement" && crate::syntax::contains(p, o.start_byte()) {
@@ -524,12 +532,13 @@ fn other_arm(a: Node<'_>, o: Node<'_>) -> bool {
                 p.child_by_field_name(f)
                     .is_some_and(|c| crate::syntax::contains(c, x.start_byte()))
             };
-            return (arm("consequence", a) && arm("alternative", o))
+            let split = (arm("consequence", a) && arm("alternative", o))
                 || (arm("alternative", a) && arm("consequence", o));
+            return split.then(|| p.child_by_field_name("condition")).flatten();
         }
         n = p;
     }
-    false
+    None
 }
 
 /// Identifiers assigned or incremented anywhere in `n`.
@@ -701,6 +710,22 @@ fn ends_with_jump(stmt: Node<'_>) -> bool {
             "return_statement" | "goto_statement" | "break_statement" | "continue_statement"
         )
     })
+}
+
+/// The statements after `n`, then after each enclosing block, up to the
+/// function body (stopping at a loop): what runs next when `n` completes.
+fn following_outward<'t>(n: Node<'t>, body: Node<'t>) -> Vec<Node<'t>> {
+    let mut out = Vec::new();
+    let mut cur = n;
+    loop {
+        out.extend(following_siblings(cur));
+        let Some(p) = cur.parent() else { break };
+        if p.id() == body.id() || is_loop(p.kind()) {
+            break;
+        }
+        cur = p;
+    }
+    out
 }
 
 fn following_siblings(n: Node<'_>) -> Vec<Node<'_>> {
