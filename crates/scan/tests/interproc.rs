@@ -248,3 +248,13 @@ fn chain_in_sarif_and_json() {
     let js = serde_json::to_value(&f[0]).unwrap();
     assert!(js["chain"].as_array().is_some_and(|c| c.len() >= 2), "{js}");
 }
+
+#[test]
+fn jbd2_handle_is_a_scope() {
+    let f = check("jbd2");
+    let r = f
+        .iter()
+        .find(|x| x.rule == Rule::NofsRedundantInScope)
+        .unwrap();
+    assert!(r.reason.contains("journal_start() opens"), "{}", r.reason);
+}

@@ -156,12 +156,18 @@ fn both_arms_close<'t>(
 /// The variable the opener's return value is stored in.
 fn status_var(call: Node<'_>, src: &str) -> Option<String> {
     let p = value_parent(call)?;
-    let n = match p.kind() {
-        "assignment_expression" => p.child_by_field_name("left")?,
-        "init_declarator" => p.child_by_field_name("declarator")?,
-        _ => return None,
-    };
-    (n.kind() == "identifier").then(|| text(n, src).to_string())
+    match p.kind() {
+        "assignment_expression" => {
+            let n = p.child_by_field_name("left")?;
+            (n.kind() == "identifier").then(|| text(n, src).to_string())
+        }
+        // `handle_t *handle = jbd2__journal_start(...)`
+        "init_declarator" => p
+            .child_by_field_name("declarator")
+            .and_then(|d| crate::syntax::declarator_name(d, src))
+            .map(str::to_string),
+        _ => None,
+    }
 }
 
 /// The handle leaves the function (`*tpp = tp;`, `return tp;`): the
