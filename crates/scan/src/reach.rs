@@ -44,8 +44,12 @@ pub fn extra_candidates(
             if !rec.ret.contains("gfp_t") {
                 continue;
             }
-            let body =
-                &src.as_bytes()[rec.decl_start as usize..(rec.body_end as usize).min(src.len())];
+            let Some(body) = src
+                .as_bytes()
+                .get(rec.decl_start as usize..(rec.body_end as usize).min(src.len()))
+            else {
+                continue;
+            };
             let rs = prefilter.rules_for(body);
             if rs.is_empty() {
                 continue;

@@ -774,7 +774,10 @@ impl Resolver for Interproc {
             let Some(src) = self.source(file) else {
                 continue;
             };
-            let line_start = src[..off as usize].rfind('\n').map_or(0, |i| i + 1);
+            let Some(before) = src.get(..off as usize) else {
+                continue;
+            };
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
             let Some((_, body)) = crate::analyze::textual_defines(&src[line_start..])
                 .into_iter()
                 .next()
@@ -816,7 +819,7 @@ impl Interproc {
         for &site in callers.iter() {
             let v = self
                 .with_func(site.caller, None, depth, |_, func, p| {
-                    let call = call_at(func, site.offset as usize - p.start)?;
+                    let call = call_at(func, (site.offset as usize).saturating_sub(p.start))?;
                     let arg = *call_args(call).get(idx)?;
                     Some(func.eval.eval(arg))
                 })

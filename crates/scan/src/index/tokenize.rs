@@ -367,4 +367,24 @@ mod tests {
         assert_eq!(f.defines.len(), 1);
         assert_eq!(f.defines[0].0, hash(b"X_GFP"));
     }
+
+    #[test]
+    fn garbage_does_not_panic() {
+        for src in [
+            &b""[..],
+            b"#",
+            b"#define",
+            b"#define X(",
+            b"int f(",
+            b"int f() {",
+            b"}}}} int f(a) { \"",
+            b"'",
+            b"/* unterminated",
+            b"f(x) { g(",
+            b"a(b)(c) { .x = y, } ; = ,",
+            b"\xff\xfe(){}",
+        ] {
+            let _ = index_file(src);
+        }
+    }
 }

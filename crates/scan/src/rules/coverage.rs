@@ -161,7 +161,8 @@ fn expand_at_callers(
     for &cs in callers.iter() {
         let args = ip
             .with_func(cs.caller, None, 0, |_, cf, p| {
-                let call = crate::summary::call_at(cf, cs.offset as usize - p.start)?;
+                let call =
+                    crate::summary::call_at(cf, (cs.offset as usize).saturating_sub(p.start))?;
                 Some(
                     crate::syntax::call_args(call)
                         .into_iter()
@@ -179,7 +180,8 @@ fn expand_at_callers(
             let (reason, mut chain) = classify(&cov);
             chain.push(site.clone());
             let f = ip.with_func(cs.caller, None, 0, |cfx, cf, p| {
-                let call = crate::summary::call_at(cf, cs.offset as usize - p.start)?;
+                let call =
+                    crate::summary::call_at(cf, (cs.offset as usize).saturating_sub(p.start))?;
                 let mut f = cf.finding(
                     cfx,
                     Rule::NofsScopeCoverage,
@@ -204,7 +206,8 @@ fn expand_at_callers(
             // The caller's arguments, bound, give the wrapper's arguments.
             let outer = |args: Vec<GfpValue>| {
                 ip.with_func(cs.caller, Some(args), 1, |_, cf, p| {
-                    let call = crate::summary::call_at(cf, cs.offset as usize - p.start)?;
+                    let call =
+                        crate::summary::call_at(cf, (cs.offset as usize).saturating_sub(p.start))?;
                     let inner_args: Vec<GfpValue> = crate::syntax::call_args(call)
                         .into_iter()
                         .map(|x| cf.eval.eval(x))

@@ -122,7 +122,7 @@ fn judge_up(
     let callee = ip.def_name(def).to_string();
     for &site in callers.iter() {
         ip.with_func(site.caller, None, 0, |cf, cfunc, p| {
-            let Some(call) = call_at(cfunc, site.offset as usize - p.start) else {
+            let Some(call) = call_at(cfunc, (site.offset as usize).saturating_sub(p.start)) else {
                 return;
             };
             let Some(callee_node) = call.child_by_field_name("function") else {
