@@ -8,6 +8,7 @@ use crate::index::CallSite;
 use crate::prefilter::Prefilter;
 use crate::rule::Rule;
 use crate::summary::Interproc;
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Add the caller files of helpers and scope functions to `candidates`
@@ -69,14 +70,25 @@ pub fn extra_candidates(
     if rules.iter().any(|r| scope_rules.contains(r)) {
         let mut names: Vec<String> = ip.scope_names().iter().cloned().collect();
         names.sort();
-        for name in names {
-            for &d in ip.index.defs_named(&name) {
-                let e = ip.scope_effect(d, 1);
-                if e.opens.is_some() || e.closes.is_some() {
-                    let sites = ip.callers_of(d).to_vec();
-                    add(ip, sites, &name, &scope_rules);
-                }
-            }
+        // Effects and callers in parallel, merged in name order.
+        let shared: &Interproc = ip;
+        let found: Vec<(String, Vec<CallSite>)> = names
+            .par_iter()
+            .flat_map_iter(|name| {
+                shared
+                    .index
+                    .defs_named(name)
+                    .iter()
+                    .filter(|&&d| {
+                        let e = shared.scope_effect(d, 1);
+                        e.opens.is_some() || e.closes.is_some()
+                    })
+                    .map(|&d| (name.clone(), shared.callers_of(d).to_vec()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (name, sites) in found {
+            add(ip, sites, &name, &scope_rules);
         }
     }
     let mut tokens: BTreeMap<String, Vec<String>> = BTreeMap::new();

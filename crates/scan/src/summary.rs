@@ -21,6 +21,7 @@ use crate::analyze::{FileCtx, Func, KernelFacts, ScopeKind, c_parser, index_func
 use crate::gfpeval::Resolver;
 use crate::index::{CallSite, Index};
 use crate::syntax::{call_args, collect};
+use rayon::prelude::*;
 use reclaimscope_model::gfp::GfpValue;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -160,12 +161,17 @@ impl Interproc {
                 .filter(|n| !self.scope_names.contains(n))
                 .collect();
             self.scope_names.extend(tentative.iter().cloned());
-            for &d in &callers {
-                let e = self.scope_effect(d, level + 1);
-                if e.opens.is_some() || e.closes.is_some() {
-                    next.push(self.def_name(d).to_string());
-                }
-            }
+            // In parallel: each effect depends only on (function, depth).
+            let this = &*self;
+            let with_effect: Vec<u32> = callers
+                .par_iter()
+                .copied()
+                .filter(|&d| {
+                    let e = this.scope_effect(d, level + 1);
+                    e.opens.is_some() || e.closes.is_some()
+                })
+                .collect();
+            next.extend(with_effect.iter().map(|&d| self.def_name(d).to_string()));
             next.sort();
             next.dedup();
             for n in &tentative {
