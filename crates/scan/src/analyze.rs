@@ -77,6 +77,9 @@ pub struct ScopeCall<'t> {
     pub var: Option<String>,
     /// The variable is a plain local identifier (a scope the function owns).
     pub local: bool,
+    /// The scope is opened or closed by this called function (its summary
+    /// says so: `xfs_trans_alloc`, `xfs_trans_commit`), not by memalloc_*.
+    pub via: Option<String>,
 }
 
 /// A call that passes a gfp mask.
@@ -120,6 +123,8 @@ pub struct FileCtx<'a> {
     pub defines: HashMap<String, String>,
     pub scan_objects_fns: HashSet<String>,
     pub facts: KernelFacts,
+    /// The whole-tree index and summaries, when a tree was indexed.
+    pub interp: Option<&'a crate::summary::Interproc>,
 }
 
 /// Analyse one file; findings are unsorted and unsuppressed.
@@ -133,8 +138,9 @@ pub fn analyze_source(
     rules: &[Rule],
     facts: KernelFacts,
     header_macros: &HashMap<String, String>,
+    interp: Option<&crate::summary::Interproc>,
 ) -> Vec<Finding> {
-    analyze_file(parser, path, src, rules, facts, header_macros).findings
+    analyze_file(parser, path, src, rules, facts, header_macros, interp).findings
 }
 
 /// What [`analyze_file`] found besides findings: whether the parser
@@ -226,6 +232,7 @@ pub fn analyze_file(
     rules: &[Rule],
     facts: KernelFacts,
     header_macros: &HashMap<String, String>,
+    interp: Option<&crate::summary::Interproc>,
 ) -> FileAnalysis {
     let live = crate::recover::blank_if0(src);
     let src: &str = &live;
@@ -233,7 +240,10 @@ pub fn analyze_file(
     for (name, body) in textual_defines(src) {
         defines.insert(name, body);
     }
-    let tokens = hit_tokens(rules, &defines);
+    let mut tokens = hit_tokens(rules, &defines);
+    if let Some(ip) = interp {
+        tokens.extend(ip.extra_tokens(path).iter().cloned());
+    }
     let mut parsed: Vec<(Tree, usize, usize)> = Vec::new();
     let file_lines = LineIndex::new(src);
     let mut costly = 0;
@@ -280,6 +290,7 @@ pub fn analyze_file(
         defines,
         scan_objects_fns,
         facts,
+        interp,
     };
     let mut out = Vec::new();
     let unparsable = functions.is_empty() && parsed.iter().any(|p| p.0.root_node().has_error());
@@ -500,14 +511,32 @@ fn index_function<'a, 't>(
     node: Node<'t>,
     body: Node<'t>,
 ) -> Func<'a, 't> {
+    index_function_ext(file, src, line_offset, node, body, None, 0)
+}
+
+/// [`index_function`] for a summary: `bindings` are the parameter values
+/// at the call being summarised (`None`: the values callers pass), `depth`
+/// the call depth of the question.
+pub(crate) fn index_function_ext<'a, 't>(
+    file: &'a FileCtx<'a>,
+    src: &'a str,
+    line_offset: usize,
+    node: Node<'t>,
+    body: Node<'t>,
+    bindings: Option<Vec<GfpValue>>,
+    depth: u32,
+) -> Func<'a, 't> {
     let mut gfp_typed = HashSet::new();
+    let mut param_names = Vec::new();
     let mut defs: HashMap<String, Vec<Def<'t>>> = HashMap::new();
     if let Some(params) = node.child_by_field_name("declarator").and_then(find_params) {
         for p in collect(params, |n| n.kind() == "parameter_declaration") {
+            let name = p
+                .child_by_field_name("declarator")
+                .and_then(|d| declarator_name(d, src));
+            param_names.push(name.unwrap_or("").to_string());
             if is_gfp_type(p, src)
-                && let Some(name) = p
-                    .child_by_field_name("declarator")
-                    .and_then(|d| declarator_name(d, src))
+                && let Some(name) = name
             {
                 gfp_typed.insert(name.to_string());
             }
@@ -588,15 +617,25 @@ fn index_function<'a, 't>(
             }
         }
     }
+    let fname = function_name(node, src);
+    let ext = file.interp.map(|ip| crate::gfpeval::Ext {
+        resolver: ip,
+        file: file.path,
+        func: fname.clone(),
+        params: param_names,
+        bindings,
+        depth,
+    });
     let eval = Evaluator {
         src,
+        ext,
         defines: &file.defines,
         defs,
         body,
         back_edges: back_edges(body, src),
     };
     let mut func = Func {
-        name: function_name(node, src),
+        name: fname,
         body,
         src,
         line_offset,
@@ -626,6 +665,25 @@ fn index_function<'a, 't>(
         }
         if is_mask_helper(name) {
             continue;
+        }
+        // A call whose summary opens or closes a scope (xfs_trans_alloc,
+        // xfs_trans_commit, jbd2__journal_start, jbd2_journal_stop).
+        if let Some(ip) = file.interp
+            && let Some(eff) = ip.callee_scope_effect(name, file.path, depth + 1)
+        {
+            let sc = |kind| ScopeCall {
+                kind,
+                call,
+                var: None,
+                local: false,
+                via: Some(name.to_string()),
+            };
+            if let Some(k) = eff.closes {
+                func.restores.push(sc(k));
+            }
+            if let Some(k) = eff.opens {
+                func.saves.push(sc(k));
+            }
         }
         if let Some(arg) = call_args(call).into_iter().find(|a| func.is_gfp_arg(*a)) {
             let mask = func.eval.eval(arg);
@@ -681,6 +739,7 @@ fn scope_call<'t>(call: Node<'t>, kind: ScopeKind, is_save: bool, src: &str) -> 
         call,
         var: var_node.map(|v| squash(text(v, src))),
         local,
+        via: None,
     }
 }
 
@@ -738,6 +797,8 @@ impl<'a, 't> Func<'a, 't> {
             "field_expression" => arg
                 .child_by_field_name("field")
                 .is_some_and(|f| text(f, self.src).contains("gfp")),
+            // A mask helper's result (`kmem_flags_convert(KM_NOFS)`).
+            "call_expression" => self.eval.call_value(arg, 0).is_some(),
             _ => false,
         }
     }
@@ -776,6 +837,7 @@ impl<'a, 't> Func<'a, 't> {
                 line,
                 role: rule.site_role(),
             }],
+            chain: Vec::new(),
         }
     }
 

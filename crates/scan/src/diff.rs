@@ -174,6 +174,7 @@ mod tests {
                 line,
                 role: "allocation",
             }],
+            chain: Vec::new(),
         }
     }
 

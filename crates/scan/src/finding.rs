@@ -16,6 +16,11 @@ pub struct Finding {
     /// The effective gfp mask in kernel notation, or "" when the rule is not about a mask.
     pub mask: String,
     pub reason: String,
+    /// The call chain that decided the finding, outermost caller first
+    /// (a returned allocation judged at its caller, a scope opened up the
+    /// chain); empty for a finding inside one function.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<crate::summary::ChainStep>,
     /// The lines that make the finding, in line order: the site itself and
     /// whatever the rule's reasoning rests on (the error-only return, the
     /// return or goto that leaves a scope, the scope's save(), the
@@ -55,8 +60,13 @@ impl Finding {
         } else {
             format!(" (mask {})", self.mask)
         };
-        format!(
-            "{}:{}:{}: warning: {}(): `{}`{}: {} [{}]",
+        let level = if self.rule.is_inventory() {
+            "note"
+        } else {
+            "warning"
+        };
+        let mut s = format!(
+            "{}:{}:{}: {level}: {}(): `{}`{}: {} [{}]",
             self.file,
             self.line,
             self.column,
@@ -65,6 +75,13 @@ impl Finding {
             mask,
             self.reason,
             self.rule
-        )
+        );
+        for step in &self.chain {
+            s.push_str(&format!(
+                "\n    {}:{}: {}(): {}",
+                step.file, step.line, step.function, step.note
+            ));
+        }
+        s
     }
 }

@@ -36,8 +36,44 @@ pub struct Def<'t> {
     pub rhs: Node<'t>,
 }
 
+/// What the evaluator asks the whole-tree index (`summary.rs` answers):
+/// masks returned by helpers, parameters as callers pass them, and macros
+/// defined in other files.
+pub trait Resolver: Sync {
+    /// The gfp a call to `callee` from `from_file` returns, given its
+    /// argument values; `None` when the callee is not a known mask helper.
+    fn call_value(
+        &self,
+        callee: &str,
+        from_file: &str,
+        args: &[GfpValue],
+        depth: u32,
+    ) -> Option<GfpValue>;
+    /// Parameter `idx` of `func` in `file`: the join of what every caller
+    /// passes, or unknown when a caller is missing.
+    fn param_value(&self, file: &str, func: &str, idx: usize, depth: u32) -> GfpValue;
+    /// Body of an object-like macro `#define`d anywhere in the tree.
+    fn define_body(&self, name: &str) -> Option<String>;
+}
+
+/// The interprocedural context of one evaluation.
+pub struct Ext<'a> {
+    pub resolver: &'a dyn Resolver,
+    pub file: &'a str,
+    pub func: String,
+    /// Parameter names in order.
+    pub params: Vec<String>,
+    /// Values bound to the parameters (a summary instantiated at a call),
+    /// or `None`: ask the callers.
+    pub bindings: Option<Vec<GfpValue>>,
+    /// Call depth of this evaluation; the resolver bounds it.
+    pub depth: u32,
+}
+
 pub struct Evaluator<'a, 't> {
     pub src: &'a str,
+    /// Whole-tree context, when a tree was indexed.
+    pub ext: Option<Ext<'a>>,
     pub defines: &'a HashMap<String, String>,
     /// Writes per variable name, in source order.
     pub defs: HashMap<String, Vec<Def<'t>>>,
@@ -203,8 +239,115 @@ impl<'a, 't> Evaluator<'a, 't> {
                 };
                 push_hole(out, holes, v);
             }
+            "call_expression" => {
+                let v = self.call_value(node, depth).unwrap_or(GfpValue::UNKNOWN);
+                push_hole(out, holes, v);
+            }
             _ => push_hole(out, holes, GfpValue::UNKNOWN),
         }
+    }
+
+    /// The mask a helper call returns (`massage_gfp_flags(dev, gfp)`,
+    /// `kmem_flags_convert(flags)`), from the callee's summary.
+    pub fn call_value(&self, call: Node<'t>, depth: u32) -> Option<GfpValue> {
+        let ext = self.ext.as_ref()?;
+        let name = crate::syntax::call_name(call, self.src)?;
+        let args: Vec<GfpValue> = crate::syntax::call_args(call)
+            .into_iter()
+            .map(|a| self.eval_depth(a, depth + 1))
+            .collect();
+        ext.resolver
+            .call_value(name, ext.file, &args, ext.depth + 1)
+    }
+
+    /// A parameter's value: bound by an instantiated summary, or the join
+    /// of what the callers pass; a macro otherwise.
+    fn base_value(&self, name: &str, depth: u32) -> GfpValue {
+        if let Some(ext) = &self.ext
+            && let Some(i) = ext.params.iter().position(|p| p == name)
+        {
+            return match &ext.bindings {
+                Some(b) => b.get(i).copied().unwrap_or(GfpValue::UNKNOWN),
+                None => ext
+                    .resolver
+                    .param_value(ext.file, &ext.func, i, ext.depth + 1),
+            };
+        }
+        self.define_value(name, depth)
+    }
+
+    /// `Some(true)` when `n` is surely non-zero, `Some(false)` when surely 0.
+    fn truth(&self, n: Node<'t>, depth: u32) -> Option<bool> {
+        match n.kind() {
+            "parenthesized_expression" => self.truth(n.named_child(0)?, depth),
+            "unary_expression" => {
+                let op = text(n.child_by_field_name("operator")?, self.src);
+                (op == "!")
+                    .then(|| self.truth(n.child_by_field_name("argument")?, depth))?
+                    .map(|t| !t)
+            }
+            "binary_expression" | "identifier" | "number_literal" => {
+                let v = self.eval_depth(n, depth + 1);
+                if !v.must.is_empty() {
+                    Some(true)
+                } else if v.may.is_empty() {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Does the write at `def` run on every path to `pos` (`Some(true)`),
+    /// maybe (`Some(false)`), or never (`None`, an `if` whose condition is
+    /// known false under the bound parameters: `kmem_flags_convert(KM_NOFS)`
+    /// takes the `flags & KM_NOFS` arm and no other)?
+    fn dominance(&self, def: Node<'t>, pos: usize, depth: u32) -> Option<bool> {
+        let mut n = def;
+        let mut sure = true;
+        while let Some(p) = n.parent() {
+            if p.id() == self.body.id() {
+                break;
+            }
+            let arm = |f: &str| p.child_by_field_name(f).is_some_and(|c| c.id() == n.id());
+            let guard = if p.kind() == "if_statement" && arm("consequence") {
+                p.child_by_field_name("condition")
+                    .and_then(|c| self.truth(c, depth))
+            } else if p.kind() == "else_clause" {
+                p.parent()
+                    .and_then(|i| i.child_by_field_name("condition"))
+                    .and_then(|c| self.truth(c, depth))
+                    .map(|t| !t)
+            } else {
+                None
+            };
+            match guard {
+                Some(false) if !contains(n, pos) => return None,
+                Some(true) => {}
+                _ => {
+                    let branchy = matches!(
+                        p.kind(),
+                        "if_statement"
+                            | "else_clause"
+                            | "for_statement"
+                            | "while_statement"
+                            | "do_statement"
+                            | "switch_statement"
+                            | "case_statement"
+                            | "conditional_expression"
+                    );
+                    let always_runs =
+                        arm("condition") || arm("initializer") || p.kind() == "do_statement";
+                    if branchy && !always_runs && !contains(n, pos) {
+                        sure = false;
+                    }
+                }
+            }
+            n = p;
+        }
+        Some(sure)
     }
 
     /// Value of variable or macro `name` as seen at byte `pos`.
@@ -213,24 +356,23 @@ impl<'a, 't> Evaluator<'a, 't> {
             return GfpValue::UNKNOWN;
         }
         let Some(defs) = self.defs.get(name) else {
-            return self.define_value(name, depth);
+            return self.base_value(name, depth);
         };
-        let mut cur = self.define_value(name, depth);
+        let mut cur = self.base_value(name, depth);
         for d in defs
             .iter()
             .filter(|d| d.var_start < pos && !contains(d.node, pos))
         {
+            let Some(sure) = self.dominance(d.node, pos, depth) else {
+                continue;
+            };
             let rhs = self.eval_depth(d.rhs, depth + 1);
             let next = match d.op {
                 DefOp::Set => rhs,
                 DefOp::Or => cur | rhs,
                 DefOp::And => cur & rhs,
             };
-            cur = if dominates(d.node, pos, self.body) {
-                next
-            } else {
-                cur.join(next)
-            };
+            cur = if sure { next } else { cur.join(next) };
         }
         // Writes after `pos` reach it only around a loop or a backward goto;
         // then the value at `pos` may be either.
@@ -273,9 +415,13 @@ impl<'a, 't> Evaluator<'a, 't> {
 
     /// Value of a same-file object-like `#define`, or unknown.
     fn define_value(&self, name: &str, depth: u32) -> GfpValue {
+        let resolver = self.ext.as_ref().map(|e| e.resolver);
         match self.defines.get(name) {
-            Some(body) => eval_define(body, self.defines, depth + 1),
-            None => GfpValue::UNKNOWN,
+            Some(body) => eval_define_with(body, self.defines, resolver, depth + 1),
+            None => match resolver.and_then(|r| r.define_body(name)) {
+                Some(body) => eval_define_with(&body, self.defines, resolver, depth + 1),
+                None => GfpValue::UNKNOWN,
+            },
         }
     }
 }
@@ -297,48 +443,83 @@ fn evaluate_text(expr: &str, holes: &[GfpValue]) -> GfpValue {
 }
 
 /// Evaluate a `#define` body; other defines of the same file resolve too.
-pub fn eval_define(body: &str, defines: &HashMap<String, String>, depth: u32) -> GfpValue {
+/// Evaluate a `#define` body; other defines of the file resolve too, and
+/// names the file does not define are looked up in
+/// the whole tree through `resolver`. Casts (`(__force xfs_km_flags_t)`)
+/// and integer suffixes (`0x0004u`) are dropped first.
+pub fn eval_define_with(
+    body: &str,
+    defines: &HashMap<String, String>,
+    resolver: Option<&dyn Resolver>,
+    depth: u32,
+) -> GfpValue {
     if depth > MAX_DEPTH {
         return GfpValue::UNKNOWN;
     }
-    match parse_expr(body) {
+    let cleaned = strip_casts(body);
+    match parse_expr(&cleaned) {
         Ok(e) => e.eval(&mut |name: &str| {
-            defines
+            let b = defines
                 .get(name)
-                .map(|b| eval_define(b, defines, depth + 1))
+                .cloned()
+                .or_else(|| resolver.and_then(|r| r.define_body(name)))?;
+            Some(eval_define_with(&b, defines, resolver, depth + 1))
         }),
         Err(_) => GfpValue::UNKNOWN,
     }
 }
 
-/// Does the write at `def` happen on every path that reaches byte `pos`?
-/// Structural approximation: every branch or loop body that holds the
-/// write must also hold `pos` (a write in an `if` arm or loop body that
-/// `pos` is outside of may not have happened).
-pub fn dominates(def: Node<'_>, pos: usize, body: Node<'_>) -> bool {
-    let mut n = def;
-    while let Some(p) = n.parent() {
-        if p.id() == body.id() {
-            return true;
+/// `((__force gfp_t)0x40u)` -> `((0x40))`: a parenthesised list of type
+/// words followed by an operand is a cast; `u`/`U`/`l`/`L` after a number
+/// are suffixes.
+fn strip_casts(body: &str) -> String {
+    const TYPE_WORDS: &[&str] = &[
+        "__force",
+        "unsigned",
+        "int",
+        "long",
+        "gfp_t",
+        "u32",
+        "u64",
+        "unsigned int",
+    ];
+    let mut out = String::with_capacity(body.len());
+    let b = body.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'('
+            && let Some(j) = body[i + 1..].find(')')
+        {
+            let inner = body[i + 1..i + 1 + j].trim();
+            let words: Vec<&str> = inner.split_whitespace().collect();
+            let after = body[i + 2 + j..].trim_start();
+            let operand_follows = after
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '(');
+            let typeish = !words.is_empty()
+                && words
+                    .iter()
+                    .all(|w| TYPE_WORDS.contains(w) || w.ends_with("_t") || w.starts_with("__"))
+                && (words.contains(&"__force") || words.iter().all(|w| w.ends_with("_t")));
+            if typeish && operand_follows {
+                i += 2 + j;
+                continue;
+            }
         }
-        let branchy = matches!(
-            p.kind(),
-            "if_statement"
-                | "else_clause"
-                | "for_statement"
-                | "while_statement"
-                | "do_statement"
-                | "switch_statement"
-                | "case_statement"
-                | "conditional_expression"
-        );
-        let field_is_n = |f: &str| p.child_by_field_name(f).is_some_and(|c| c.id() == n.id());
-        let always_runs =
-            field_is_n("condition") || field_is_n("initializer") || p.kind() == "do_statement";
-        if branchy && !always_runs && !contains(n, pos) {
-            return false;
+        if b[i].is_ascii_digit()
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
+        {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric()) {
+                i += 1;
+            }
+            out.push_str(body[start..i].trim_end_matches(['u', 'U', 'l', 'L']));
+            continue;
         }
-        n = p;
+        let c = body[i..].chars().next().unwrap_or(' ');
+        out.push(c);
+        i += c.len_utf8();
     }
-    true
+    out
 }

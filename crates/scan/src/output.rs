@@ -47,7 +47,7 @@ pub fn sarif(findings: &[Finding], tool_version: &str) -> String {
             let h = fingerprint(f);
             let n = occurrences.entry(h).or_insert(0);
             *n += 1;
-            json!({
+            let mut result = json!({
                 "ruleId": f.rule.id(),
                 "ruleIndex": idx,
                 "level": if f.rule.is_inventory() { "note" } else { "warning" },
@@ -69,7 +69,11 @@ pub fn sarif(findings: &[Finding], tool_version: &str) -> String {
                     "message": { "text": e.role }
                 })).collect::<Vec<_>>(),
                 "partialFingerprints": { "reclaimscopeHash/v1": format!("{h:016x}:{n}") }
-            })
+            });
+            if !f.chain.is_empty() {
+                result["codeFlows"] = code_flow(f);
+            }
+            result
         })
         .collect();
     let doc = json!({
@@ -87,6 +91,26 @@ pub fn sarif(findings: &[Finding], tool_version: &str) -> String {
         }]
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// The finding's call chain as one SARIF thread flow, outermost call first.
+fn code_flow(f: &Finding) -> Value {
+    let locations: Vec<Value> = f
+        .chain
+        .iter()
+        .map(|step| {
+            json!({
+                "location": {
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": step.file.replace('\\', "/"), "uriBaseId": "%SRCROOT%" },
+                        "region": { "startLine": step.line }
+                    },
+                    "message": { "text": format!("{}(): {}", step.function, step.note) }
+                }
+            })
+        })
+        .collect();
+    json!([{ "threadFlows": [{ "locations": locations }] }])
 }
 
 /// FNV-1a over what identifies a finding independent of its line number.
@@ -129,6 +153,7 @@ pub fn summary(report: &ScanReport, roots: &[std::path::PathBuf]) -> String {
         let detail: Vec<String> = rules.iter().map(|(r, n)| format!("{r} {n}")).collect();
         s.push_str(&format!("  {total:>6}  {d}  ({})\n", detail.join(", ")));
     }
+    s.push_str(&coverage_summary(&report.findings));
     let st = &report.stats;
     s.push_str(&format!(
         "files: {} C files read ({} MB), {} parsed; skipped {} binary, {} non-UTF-8, {} huge, {} unreadable, {} empty, {} unparsable, {} not C, {} special, {} failed; {} functions nested too deep, {} regions too costly to parse; {} findings suppressed in source\n",
@@ -155,6 +180,36 @@ pub fn summary(report: &ScanReport, roots: &[std::path::PathBuf]) -> String {
             .as_deref()
             .unwrap_or("unknown (treated as older than 5.17)")
     ));
+    s
+}
+
+/// `nofs-scope-coverage` classes per directory (the file's own directory,
+/// `fs/xfs`, `fs/xfs/libxfs`): how much of it can say GFP_KERNEL today.
+fn coverage_summary(findings: &[Finding]) -> String {
+    const CLASSES: [&str; 4] = ["covered", "mixed", "uncovered", "unknown"];
+    let mut per_dir: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
+    for f in findings
+        .iter()
+        .filter(|f| f.rule == Rule::NofsScopeCoverage)
+    {
+        let dir = f.file.rsplit_once('/').map_or(".", |(d, _)| d);
+        let dir = dir.strip_prefix("./").unwrap_or(dir);
+        if let Some(i) = CLASSES.iter().position(|c| f.reason.starts_with(c)) {
+            per_dir.entry(dir).or_default()[i] += 1;
+        }
+    }
+    if per_dir.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "nofs-scope-coverage per directory (covered / mixed / uncovered / unknown):\n",
+    );
+    for (d, n) in &per_dir {
+        s.push_str(&format!(
+            "  {:>5} {:>5} {:>5} {:>5}  {d}\n",
+            n[0], n[1], n[2], n[3]
+        ));
+    }
     s
 }
 

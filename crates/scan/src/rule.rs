@@ -19,6 +19,7 @@ pub enum Rule {
     NofsRedundantInScope,
     NofsOutsideScope,
     ShrinkerIoGate,
+    NofsScopeCoverage,
 }
 
 impl From<Rule> for &'static str {
@@ -31,7 +32,7 @@ impl From<Rule> for &'static str {
 const NOFS_TOKENS: &[&str] = &["GFP_NOFS", "GFP_NOIO", "__GFP_FS", "__GFP_IO"];
 
 impl Rule {
-    pub const ALL: [Rule; 9] = [
+    pub const ALL: [Rule; 10] = [
         Rule::NoretryNoFallback,
         Rule::NoretryFallbackKeepsFlag,
         Rule::NoretryUseless,
@@ -41,6 +42,7 @@ impl Rule {
         Rule::NofsRedundantInScope,
         Rule::NofsOutsideScope,
         Rule::ShrinkerIoGate,
+        Rule::NofsScopeCoverage,
     ];
 
     pub fn id(self) -> &'static str {
@@ -54,6 +56,7 @@ impl Rule {
             Rule::NofsRedundantInScope => "nofs-redundant-in-scope",
             Rule::NofsOutsideScope => "nofs-outside-scope",
             Rule::ShrinkerIoGate => "shrinker-io-gate",
+            Rule::NofsScopeCoverage => "nofs-scope-coverage",
         }
     }
 
@@ -87,12 +90,15 @@ impl Rule {
             Rule::ShrinkerIoGate => {
                 "a shrinker scan_objects that tests __GFP_IO but not __GFP_FS before writing back or waiting can recurse into a filesystem"
             }
+            Rule::NofsScopeCoverage => {
+                "inventory: a GFP_NOFS/GFP_NOIO-style allocation classified by its caller chains as covered by a NOFS/NOIO scope (GFP_KERNEL would do), mixed, uncovered or unknown"
+            }
         }
     }
 
     /// Inventory rules describe rather than accuse; they run only on request.
     pub fn is_inventory(self) -> bool {
-        matches!(self, Rule::NofsOutsideScope)
+        matches!(self, Rule::NofsOutsideScope | Rule::NofsScopeCoverage)
     }
 
     /// The rules run when none is named.
@@ -114,8 +120,10 @@ impl Rule {
             Rule::VmallocNofsUnscoped => &[&["vmalloc", "kvzalloc", "kvcalloc"], NOFS_TOKENS],
             Rule::ScopeUnbalanced => &[&["memalloc_"]],
             Rule::NofsRedundantInScope => &[&["memalloc_"], NOFS_TOKENS],
-            Rule::NofsOutsideScope => &[NOFS_TOKENS],
-            Rule::ShrinkerIoGate => &[&["scan_objects"], &["__GFP_IO"]],
+            Rule::NofsOutsideScope | Rule::NofsScopeCoverage => &[NOFS_TOKENS],
+            // A callback is found by registration (`scan_objects`) or by
+            // its signature (`struct shrink_control *`).
+            Rule::ShrinkerIoGate => &[&["scan_objects", "shrink_control"], &["__GFP_IO"]],
         }
     }
 
@@ -127,6 +135,19 @@ impl Rule {
             Rule::ShrinkerIoGate => "__GFP_IO gate",
             _ => "allocation",
         }
+    }
+
+    /// The rule asks about callers any number of levels up (scope
+    /// coverage, paired scope functions), so the scan indexes every file
+    /// instead of the candidates and the files that call into them.
+    pub fn walks_callers(self) -> bool {
+        matches!(
+            self,
+            Rule::ScopeUnbalanced
+                | Rule::NofsRedundantInScope
+                | Rule::NofsOutsideScope
+                | Rule::NofsScopeCoverage
+        )
     }
 
     pub fn doc_anchor(self) -> String {
@@ -165,6 +186,7 @@ mod tests {
     #[test]
     fn inventory_is_not_default() {
         assert!(!Rule::defaults().contains(&Rule::NofsOutsideScope));
-        assert_eq!(Rule::defaults().len(), Rule::ALL.len() - 1);
+        assert!(!Rule::defaults().contains(&Rule::NofsScopeCoverage));
+        assert_eq!(Rule::defaults().len(), Rule::ALL.len() - 2);
     }
 }

@@ -4,8 +4,10 @@
 
 use crate::analyze::{KernelFacts, analyze_file, analyze_source, c_parser};
 use crate::finding::Finding;
+use crate::index::{FileIndex, Index, tokenize::index_file};
 use crate::prefilter::Prefilter;
 use crate::rule::Rule;
+use crate::summary::Interproc;
 use crate::suppress::Suppressions;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
@@ -28,6 +30,9 @@ pub struct ScanOptions {
     pub kernel_version: Option<KernelVersion>,
     pub excludes: Vec<String>,
     pub max_file_size: u64,
+    /// Index the whole tree and follow calls across functions and files
+    /// (`index/`, `summary.rs`); off, every function is judged alone.
+    pub interprocedural: bool,
 }
 
 impl Default for ScanOptions {
@@ -37,6 +42,7 @@ impl Default for ScanOptions {
             kernel_version: None,
             excludes: Vec::new(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            interprocedural: true,
         }
     }
 }
@@ -176,7 +182,7 @@ pub fn kernel_facts(v: Option<KernelVersion>) -> KernelFacts {
 /// Analyse one in-memory file: findings sorted, suppressions applied.
 pub fn scan_source(path: &str, src: &str, rules: &[Rule], facts: KernelFacts) -> Vec<Finding> {
     let mut parser = c_parser();
-    let mut f = analyze_source(&mut parser, path, src, rules, facts, &HashMap::new());
+    let mut f = analyze_source(&mut parser, path, src, rules, facts, &HashMap::new(), None);
     let marks = Suppressions::new(src);
     f.retain(|x| !marks.suppresses(x.line, x.rule));
     f.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -261,9 +267,19 @@ pub fn scan_paths(
     };
     let candidates: Mutex<Vec<(String, String, Vec<Rule>)>> = Mutex::new(Vec::new());
     let macro_users: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+    let indexing = opts.interprocedural && !opts.rules.is_empty();
+    // The scope rules walk callers to any depth: index every file. The
+    // others need one level of callers: index the candidates in this pass
+    // and, in a second, the files that name a function they define.
+    let full = opts.rules.iter().any(|r| r.walks_callers());
+    let file_indexes = IndexSink {
+        full,
+        files: Mutex::new(Vec::new()),
+    };
+    let sink = indexing.then_some(&file_indexes);
 
     let handle = |path: &Path| {
-        let outcome = read_and_filter(path, &excludes, &prefilter, opts.max_file_size);
+        let outcome = read_and_filter(path, &excludes, &prefilter, opts.max_file_size, sink);
         let n = seen.fetch_add(1, Ordering::Relaxed) + 1;
         if n.is_multiple_of(1024) {
             progress(n);
@@ -357,6 +373,26 @@ pub fn scan_paths(
             candidates.push((path, src, rules));
         }
     }
+    let interp = indexing.then(|| {
+        let mut per_file = file_indexes
+            .files
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        if !full {
+            let more = index_namers(
+                paths,
+                &excludes,
+                opts.max_file_size,
+                &per_file,
+                &candidates,
+                &prefilter,
+            );
+            per_file.extend(more);
+        }
+        let mut ip = Interproc::new(Index::build(per_file), facts, header_macros.clone());
+        crate::reach::extra_candidates(&mut ip, &opts.rules, &mut candidates);
+        ip
+    });
     candidates.sort_by(|a, b| a.0.cmp(&b.0));
     let mut stats = stats.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut skipped = skipped.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -367,7 +403,15 @@ pub fn scan_paths(
         .par_iter()
         .map_init(c_parser, |parser, (path, src, rules)| {
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                analyze_file(parser, path, src, rules, facts, &header_macros)
+                analyze_file(
+                    parser,
+                    path,
+                    src,
+                    rules,
+                    facts,
+                    &header_macros,
+                    interp.as_ref(),
+                )
             }));
             let a = match run {
                 Ok(a) => a,
@@ -437,7 +481,13 @@ fn display_path(p: &Path) -> String {
     s.strip_prefix("./").unwrap_or(&s).to_string()
 }
 
-fn read_and_filter(path: &Path, excludes: &GlobSet, prefilter: &Prefilter, max: u64) -> Outcome {
+fn read_and_filter(
+    path: &Path,
+    excludes: &GlobSet,
+    prefilter: &Prefilter,
+    max: u64,
+    index_sink: Option<&IndexSink>,
+) -> Outcome {
     let is_c = path.extension().is_some_and(|e| e == "c" || e == "h");
     if !is_c {
         return Outcome::NotC;
@@ -467,8 +517,129 @@ fn read_and_filter(path: &Path, excludes: &GlobSet, prefilter: &Prefilter, max: 
         if bytes.len() as u64 > max {
             return Outcome::Skip(SkipReason::Huge);
         }
-        classify_bytes(bytes, prefilter, path.extension().is_some_and(|e| e == "c"))
+        let out = classify_bytes(bytes, prefilter, path.extension().is_some_and(|e| e == "c"));
+        if let Some(sink) = index_sink
+            && (sink.full || matches!(out, Outcome::Candidate(..) | Outcome::MacroUser(..)))
+            && !matches!(out, Outcome::Skip(_))
+        {
+            let fi = index_file(bytes);
+            sink.files
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((shown.clone(), fi));
+        }
+        out
     })
+}
+
+/// Where the first pass puts per-file indexes; `full`: every C file, else
+/// only the candidates.
+struct IndexSink {
+    full: bool,
+    files: Mutex<Vec<(String, FileIndex)>>,
+}
+
+/// The second pass of a partial index: every C file not yet indexed that
+/// names a function a candidate file defines for other files (not
+/// `static`, or in a header) and whose body spells a rule token is
+/// tokenized too, so the callers of a wrapper (`bpf_map_area_alloc`) or a
+/// mask helper (`massage_gfp_flags`) are known.
+fn index_namers(
+    paths: &[PathBuf],
+    excludes: &GlobSet,
+    max: u64,
+    have: &[(String, FileIndex)],
+    candidates: &[(String, String, Vec<Rule>)],
+    prefilter: &Prefilter,
+) -> Vec<(String, FileIndex)> {
+    let sources: std::collections::HashMap<&str, &str> = candidates
+        .iter()
+        .map(|c| (c.0.as_str(), c.1.as_str()))
+        .collect();
+    let mut names: Vec<&str> = have
+        .iter()
+        .filter_map(|(p, f)| Some((p, f, *sources.get(p.as_str())?)))
+        .flat_map(|(p, f, src)| {
+            let header = p.ends_with(".h");
+            f.defs
+                .iter()
+                .filter(move |d| header || !d.ret.contains("static"))
+                .filter(move |d| {
+                    let body = src
+                        .as_bytes()
+                        .get(d.decl_start as usize..d.body_end as usize)
+                        .unwrap_or(b"");
+                    !prefilter.rules_for(body).is_empty()
+                })
+                .map(|d| d.name.as_str())
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    // Few names: the SIMD (Teddy) searcher runs near memchr speed; many: a DFA.
+    let packed = aho_corasick::packed::Searcher::new(names.iter());
+    let Ok(ac) = aho_corasick::AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .prefilter(false)
+        .build(&names)
+    else {
+        return Vec::new();
+    };
+    let is_match = |b: &[u8]| match &packed {
+        Some(p) => p.find(b).is_some(),
+        None => ac.is_match(b),
+    };
+    let done: std::collections::HashSet<&str> = have.iter().map(|(p, _)| p.as_str()).collect();
+    let out: Mutex<Vec<(String, FileIndex)>> = Mutex::new(Vec::new());
+    let visit = |path: &Path| {
+        let is_c = path.extension().is_some_and(|e| e == "c" || e == "h");
+        let shown = display_path(path);
+        if !is_c
+            || done.contains(shown.as_str())
+            || (!excludes.is_empty() && (excludes.is_match(&shown) || excludes.is_match(path)))
+        {
+            return;
+        }
+        let Ok(bytes) = std::fs::read(path) else {
+            return;
+        };
+        if bytes.len() as u64 > max || memchr::memchr(0, &bytes[..bytes.len().min(8192)]).is_some()
+        {
+            return;
+        }
+        if is_match(&bytes) {
+            let fi = index_file(&bytes);
+            out.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((shown, fi));
+        }
+    };
+    for root in paths {
+        if root.is_file() {
+            visit(root);
+            continue;
+        }
+        ignore::WalkBuilder::new(root)
+            .standard_filters(false)
+            .hidden(true)
+            .follow_links(false)
+            .threads(rayon::current_num_threads())
+            .build_parallel()
+            .run(|| {
+                Box::new(|entry| {
+                    if let Ok(e) = entry
+                        && e.file_type().is_some_and(|t| t.is_file())
+                    {
+                        visit(e.path());
+                    }
+                    ignore::WalkState::Continue
+                })
+            });
+    }
+    out.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `is_dot_c`: an empty `.c` file is reported; an empty header is normal.

@@ -36,6 +36,9 @@ pub struct Args {
     /// Print counts per rule and per top-level directory instead of findings.
     #[arg(long)]
     pub summary: bool,
+    /// Judge every function alone: no whole-tree index, no call chains.
+    #[arg(long)]
+    pub no_interprocedural: bool,
     /// Target kernel (e.g. 5.10); default: read from the tree's Makefile.
     #[arg(long, value_name = "X.Y")]
     pub kernel_version: Option<String>,
@@ -116,6 +119,7 @@ pub fn run(args: Args) -> Result<u8, InputError> {
         rules,
         kernel_version,
         excludes: args.excludes.clone(),
+        interprocedural: !args.no_interprocedural,
         ..ScanOptions::default()
     };
     let bar = progress_bar();

@@ -6,9 +6,11 @@
 //! (`noretry.rs`, `nofs.rs`, `scope.rs`, `shrinker.rs`) and is called from
 //! here; its metadata is one row in `crate::rule`.
 
+mod coverage;
 mod nofs;
 mod noretry;
 mod scope;
+mod scope_pair;
 mod shrinker;
 
 use crate::analyze::{FileCtx, Func};
@@ -24,13 +26,24 @@ pub fn run(file: &FileCtx<'_>, func: &Func<'_, '_>, rules: &[Rule], out: &mut Ve
             noretry::noretry_rules(file, func, a, &on, out);
         }
         nofs::nofs_rules(file, func, a, &on, out);
+        // Across functions: the caller chains' scopes.
+        if on(Rule::NofsScopeCoverage) || on(Rule::NofsRedundantInScope) {
+            coverage::coverage_rules(file, func, a, &on, out);
+        }
     }
-    // Per function: scope balance.
+    // Per function: scope balance, within the function and across paired
+    // open/close functions.
     if on(Rule::ScopeUnbalanced) {
         scope::scope_unbalanced(file, func, out);
+        scope_pair::paired_scopes(file, func, out);
     }
-    // Per shrinker callback.
-    if on(Rule::ShrinkerIoGate) && file.scan_objects_fns.contains(&func.name) {
+    // Per shrinker callback: registered in this file, anywhere in the
+    // tree, or recognised by its signature.
+    let shrinker = file.scan_objects_fns.contains(&func.name)
+        || file
+            .interp
+            .is_some_and(|ip| ip.is_shrinker_callback(file.path, &func.name));
+    if on(Rule::ShrinkerIoGate) && shrinker {
         shrinker::shrinker_io_gate(file, func, out);
     }
 }

@@ -40,11 +40,18 @@ pub(super) fn nofs_rules(
                 a.gfp_arg,
                 a.call,
                 mask.clone(),
-                format!(
-                    "{flag}-style mask inside the memalloc_{}_save() scope opened at line {}; the scope already clears the bits, use GFP_KERNEL",
-                    s.kind.name(),
-                    func.line_of(s.call)
-                ),
+                match &s.via {
+                    Some(f) => format!(
+                        "{flag}-style mask inside the {} scope {f}() opens at line {}; the scope already clears the bits, use GFP_KERNEL",
+                        s.kind.name(),
+                        func.line_of(s.call)
+                    ),
+                    None => format!(
+                        "{flag}-style mask inside the memalloc_{}_save() scope opened at line {}; the scope already clears the bits, use GFP_KERNEL",
+                        s.kind.name(),
+                        func.line_of(s.call)
+                    ),
+                },
             ).with_evidence(func.line_of(s.call), "memalloc save"));
         }
     } else if !in_any && on(Rule::NofsOutsideScope) {

@@ -7,10 +7,12 @@ use super::mask_text;
 use crate::analyze::{AllocCall, FileCtx, Func};
 use crate::finding::Finding;
 use crate::rule::Rule;
+use crate::summary::{ChainStep, Interproc, call_at};
 use crate::syntax::{call_args, call_name, collect, has_word, is_loop, squash, text, value_parent};
 use reclaimscope_model::TaskFlags;
 use reclaimscope_model::alloc::{self, Retries};
 use reclaimscope_model::gfp::Gfp;
+use reclaimscope_model::gfp::GfpValue;
 use tree_sitter::Node;
 
 pub(super) fn noretry_rules(
@@ -48,6 +50,28 @@ pub(super) fn noretry_rules(
         ));
     }
     let verdict = failure_handling(func, a);
+    // A failure returned to the caller is judged there, one or more calls up.
+    if let Some(ip) = file.interp
+        && (on(Rule::NoretryNoFallback) || on(Rule::NoretryFallbackKeepsFlag))
+        && propagates(func, a, &verdict)
+        && let Some(def) = ip
+            .index
+            .file_id(file.path)
+            .and_then(|f| ip.index.def_named_in(f, &func.name))
+    {
+        let site = ChainStep {
+            file: file.path.to_string(),
+            line: func.line_of(a.call),
+            function: func.name.clone(),
+            note: format!(
+                "{}() with {mask}; the failure is returned to the caller",
+                a.name
+            ),
+        };
+        if judge_up(ip, def, a.effective, vec![site], 1, on, out) {
+            return;
+        }
+    }
     match verdict {
         Verdict::ErrorOnly(exit) if on(Rule::NoretryNoFallback) => out.push(func.finding(
             file,
@@ -69,6 +93,157 @@ pub(super) fn noretry_rules(
             format!("the {what} at line {line} still passes __GFP_NORETRY; drop the flag for the last attempt"),
         ).with_evidence(line, what)),
         _ => {}
+    }
+}
+
+/// Callers followed up from a returned allocation before judging in place.
+const MAX_UP: u32 = 3;
+
+/// Judge a failure that `def` returns at each of its callers. `false` when
+/// the callers are not all known (none found, or `def` is reached through
+/// a function pointer) or the depth bound is hit: the site is then judged
+/// where it stands.
+fn judge_up(
+    ip: &Interproc,
+    def: u32,
+    mask: GfpValue,
+    chain: Vec<ChainStep>,
+    depth: u32,
+    on: &dyn Fn(Rule) -> bool,
+    out: &mut Vec<Finding>,
+) -> bool {
+    if depth > MAX_UP || ip.address_taken(def).is_some() {
+        return false;
+    }
+    let callers = ip.callers_of(def);
+    if callers.is_empty() {
+        return false;
+    }
+    let callee = ip.def_name(def).to_string();
+    for &site in callers.iter() {
+        ip.with_func(site.caller, None, 0, |cf, cfunc, p| {
+            let Some(call) = call_at(cfunc, (site.offset as usize).saturating_sub(p.start)) else {
+                return;
+            };
+            let Some(callee_node) = call.child_by_field_name("function") else {
+                return;
+            };
+            let synth = AllocCall {
+                call,
+                name: callee.clone(),
+                gfp_arg: callee_node,
+                mask,
+                effective: mask,
+            };
+            let mut here = vec![ip.step(
+                site,
+                format!("calls {callee}(), which returns the allocation's failure"),
+            )];
+            here.extend(chain.iter().cloned());
+            let verdict = failure_handling(cfunc, &synth);
+            if propagates(cfunc, &synth, &verdict)
+                && judge_up(ip, site.caller, mask, here.clone(), depth + 1, on, out)
+            {
+                return;
+            }
+            let origin = chain
+                .last()
+                .map(|s| format!("{}() ({}:{})", s.function, s.file, s.line))
+                .unwrap_or_default();
+            let f = match verdict {
+                Verdict::ErrorOnly(exit) if on(Rule::NoretryNoFallback) => cfunc.finding(
+                    cf,
+                    Rule::NoretryNoFallback,
+                    call,
+                    call,
+                    mask_text(mask),
+                    format!(
+                        "the __GFP_NORETRY allocation in {origin} fails back to here, and on failure the result only becomes an error (line {exit}) with no fallback; drop __GFP_NORETRY or add a fallback"
+                    ),
+                ),
+                Verdict::FallbackKeepsFlag(line, what) if on(Rule::NoretryFallbackKeepsFlag) => {
+                    cfunc.finding(
+                        cf,
+                        Rule::NoretryFallbackKeepsFlag,
+                        call,
+                        call,
+                        mask_text(mask),
+                        format!(
+                            "the {what} at line {line} calls {callee}() again, whose __GFP_NORETRY allocation in {origin} keeps the flag; drop it for the last attempt"
+                        ),
+                    )
+                }
+                _ => return,
+            };
+            out.push(Finding { chain: here, ..f });
+        });
+    }
+    true
+}
+
+/// The allocation's failure leaves the function as its return value:
+/// `return alloc(...)`, or a NULL path that returns `NULL`, `ERR_PTR()` or
+/// the NULL result itself (directly or through a `goto` to such a return).
+fn propagates(func: &Func<'_, '_>, a: &AllocCall<'_>, verdict: &Verdict) -> bool {
+    if value_parent(a.call).is_some_and(|p| p.kind() == "return_statement") {
+        return true;
+    }
+    if !matches!(verdict, Verdict::ErrorOnly(_)) {
+        return false;
+    }
+    let src = func.src;
+    let Some(var) = result_var(a.call, src) else {
+        return false;
+    };
+    let Some(path) = null_path(func, a, &var) else {
+        return false;
+    };
+    let ret =
+        match path_exit(&path, src) {
+            Exit::Return(r) => Some(r),
+            Exit::Goto(_, label) => func.labels.get(&label).and_then(|l| {
+                match path_exit(&following_from_label(*l), src) {
+                    Exit::Return(r) => Some(r),
+                    _ => None,
+                }
+            }),
+            _ => None,
+        };
+    ret.is_some_and(|r| {
+        let mut c = r.walk();
+        r.named_children(&mut c)
+            .find(|n| n.kind() != "comment")
+            .is_some_and(|v| {
+                let t = squash(text(v, src));
+                t == "NULL" || t.starts_with("ERR_PTR(") || t == var
+            })
+    })
+}
+
+/// The statements run when the allocation's result is NULL (as
+/// [`failure_handling`] finds them), or `None` when no test was found.
+fn null_path<'t>(func: &Func<'_, 't>, a: &AllocCall<'t>, var: &str) -> Option<Vec<Node<'t>>> {
+    match find_check(func, a.call, var)? {
+        Check::Loop => None,
+        Check::If {
+            node,
+            negative: true,
+        } => Some(vec![node.child_by_field_name("consequence")?]),
+        Check::If {
+            node,
+            negative: false,
+        } => {
+            if let Some(alt) = node.child_by_field_name("alternative") {
+                Some(vec![alt])
+            } else if node
+                .child_by_field_name("consequence")
+                .is_some_and(|c| ends_with_jump(c))
+            {
+                Some(following_siblings(node))
+            } else {
+                None
+            }
+        }
     }
 }
 
@@ -103,6 +278,10 @@ fn failure_handling_depth(func: &Func<'_, '_>, a: &AllocCall<'_>, depth: u32) ->
     };
     let Some(check) = find_check(func, a.call, &var) else {
         return Verdict::Fine;
+    };
+    let check_node = match &check {
+        Check::If { node, .. } => Some(*node),
+        Check::Loop => None,
     };
     let path: Vec<Node<'_>> = match check {
         Check::Loop => return loop_retry(func, a, &var),
@@ -162,6 +341,12 @@ fn failure_handling_depth(func: &Func<'_, '_>, a: &AllocCall<'_>, depth: u32) ->
         },
         Exit::Continue | Exit::FallsThrough if enclosing_loop(a.call, func.body).is_some() => {
             loop_retry(func, a, &var)
+        }
+        // The NULL path records the error and goes on; a later re-test
+        // of the result decides (`if (IS_ERR(p)) { ret = PTR_ERR(p); p =
+        // NULL; } ... if (!p) return ret;`, tracing_buffers_read()).
+        Exit::FallsThrough if let Some(n) = check_node => {
+            after_loop(func, &var, following_outward(n, func.body), depth)
         }
         Exit::Break => match enclosing_loop(a.call, func.body) {
             Some(l) => after_loop(func, &var, following_siblings(l), depth),
@@ -266,8 +451,17 @@ fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>, var: &str) -> Verdict {
     // A last resort into the same result (or returned), in the loop or
     // after it, that drops the flag (arm's order-0 alloc_pages, ima's
     // GFP_KERNEL page, mtd_kmalloc_up_to's final kmalloc).
+    let writes = writes_in(l, src);
     let last_resort = func.allocs.iter().any(|o| {
         o.call.id() != a.call.id()
+            && !other_arm(a.call, o.call).is_some_and(|cond| {
+                // A loop-invariant condition chooses the allocator; one the
+                // loop changes (`if (order)`, arm's __iommu_alloc_buffer)
+                // reaches the other arm as the last resort.
+                !collect(cond, |n| n.kind() == "identifier")
+                    .iter()
+                    .any(|n| writes.iter().any(|w| w == text(*n, src)))
+            })
             && o.call.start_byte() >= l.start_byte()
             && !o.mask.surely(Gfp::NORETRY)
             && (result_var(o.call, src).as_deref() == Some(var)
@@ -286,11 +480,13 @@ fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>, var: &str) -> Verdict {
         .flat_map(|x| collect(x, |n| n.kind() == "identifier"))
         .map(|n| text(n, src))
         .collect();
-    let writes = writes_in(l, src);
     if writes.iter().any(|w| mask_vars.contains(&w.as_str())) {
         return Verdict::Fine;
     }
-    if writes.iter().any(|w| size_vars.contains(&w.as_str())) {
+    // A smaller-size retry shrinks something in the loop (`order--`,
+    // `size >>= 1`, `bufsize_comp--` in smc); a loop that walks items
+    // (`i++`, readahead's next index) only retries another item.
+    if writes.iter().any(|w| size_vars.contains(&w.as_str())) && shrinks_in(l, src) {
         Verdict::FallbackKeepsFlag(
             func.line_of(a.call),
             "smaller-size retry in the enclosing loop",
@@ -298,6 +494,51 @@ fn loop_retry(func: &Func<'_, '_>, a: &AllocCall<'_>, var: &str) -> Verdict {
     } else {
         Verdict::Fine
     }
+}
+
+/// Does `n` hold a shrinking write: `x--`, `--x`, `x -= e`, `x >>= e`,
+/// `x /= e`, or `x = e / k`, `x = e >> k`?
+fn shrinks_in(n: Node<'_>, src: &str) -> bool {
+    collect(n, |x| {
+        matches!(x.kind(), "assignment_expression" | "update_expression")
+    })
+    .into_iter()
+    .any(|x| {
+        let t = squash(text(x, src));
+        match x.kind() {
+            "update_expression" => t.contains("--"),
+            _ => {
+                let op = x.child_by_field_name("operator").map(|o| text(o, src));
+                matches!(op, Some("-=" | ">>=" | "/="))
+                    || (op == Some("=")
+                        && x.child_by_field_name("right").is_some_and(|r| {
+                            let r = squash(text(r, src));
+                            r.contains('/') || r.contains(">>")
+                        }))
+            }
+        }
+    })
+}
+
+/// `a` and `o` sit in the two arms of one `if` (`if (coherent) p =
+/// dma_alloc_coherent(...); else p = do_alloc_pages(...);` in
+/// sound/core/memalloc.c): a choice of allocator, not a fallback.
+/// Returns the `if`'s condition.
+fn other_arm<'t>(a: Node<'t>, o: Node<'t>) -> Option<Node<'t>> {
+    let mut n = a;
+    while let Some(p) = n.parent() {
+        if p.kind() == "if_statement" && crate::syntax::contains(p, o.start_byte()) {
+            let arm = |f: &str, x: Node<'_>| {
+                p.child_by_field_name(f)
+                    .is_some_and(|c| crate::syntax::contains(c, x.start_byte()))
+            };
+            let split = (arm("consequence", a) && arm("alternative", o))
+                || (arm("alternative", a) && arm("consequence", o));
+            return split.then(|| p.child_by_field_name("condition")).flatten();
+        }
+        n = p;
+    }
+    None
 }
 
 /// Identifiers assigned or incremented anywhere in `n`.
@@ -410,6 +651,11 @@ fn find_check<'t>(func: &Func<'_, 't>, call: Node<'t>, var: &str) -> Option<Chec
         if !cond.contains(var) {
             continue;
         }
+        // A test for one specific error (`PTR_ERR(p) == -ENOMEM`) does
+        // not decide the generic failure path: the next test does.
+        if cond.contains(&format!("PTR_ERR({var})==")) {
+            continue;
+        }
         if best.as_ref().is_none_or(|(pos, _)| c.start_byte() < *pos) {
             best = Some((
                 c.start_byte(),
@@ -440,6 +686,7 @@ fn is_null_test(cond: &str, var: &str) -> bool {
         format!("{var}==NULL"),
         format!("NULL=={var}"),
         format!("IS_ERR_OR_NULL({var})"),
+        format!("IS_ERR({var})"),
         format!("{var}==0"),
         format!("{var}<0"),
     ]
@@ -463,6 +710,22 @@ fn ends_with_jump(stmt: Node<'_>) -> bool {
             "return_statement" | "goto_statement" | "break_statement" | "continue_statement"
         )
     })
+}
+
+/// The statements after `n`, then after each enclosing block, up to the
+/// function body (stopping at a loop): what runs next when `n` completes.
+fn following_outward<'t>(n: Node<'t>, body: Node<'t>) -> Vec<Node<'t>> {
+    let mut out = Vec::new();
+    let mut cur = n;
+    loop {
+        out.extend(following_siblings(cur));
+        let Some(p) = cur.parent() else { break };
+        if p.id() == body.id() || is_loop(p.kind()) {
+            break;
+        }
+        cur = p;
+    }
+    out
 }
 
 fn following_siblings(n: Node<'_>) -> Vec<Node<'_>> {

@@ -144,7 +144,13 @@ fn is_branch_arm(n: Node<'_>, p: Node<'_>) -> bool {
 /// restore closes the scope on every path the save opened it on) or the
 /// exit (an early return that restores first), or be guarded by the same
 /// condition as the save (`if (c) save(); ... if (c) restore();`).
-fn restore_covers(r: Node<'_>, s: Node<'_>, exit: usize, body: Node<'_>, src: &str) -> bool {
+pub(super) fn restore_covers(
+    r: Node<'_>,
+    s: Node<'_>,
+    exit: usize,
+    body: Node<'_>,
+    src: &str,
+) -> bool {
     let mut n = r;
     while let Some(p) = n.parent() {
         if p.id() == body.id() {
@@ -183,7 +189,7 @@ fn guarded_by(s: Node<'_>, cond: &str, src: &str) -> bool {
 }
 
 /// An exit in the other arm of an `if` than the save cannot follow it.
-fn reachable_from(s: Node<'_>, exit: usize, body: Node<'_>) -> bool {
+pub(super) fn reachable_from(s: Node<'_>, exit: usize, body: Node<'_>) -> bool {
     let mut n = s;
     while let Some(p) = n.parent() {
         if p.id() == body.id() || crate::syntax::is_loop(p.kind()) {

@@ -1,0 +1,222 @@
+//! `scope-unbalanced` across functions: a function that opens a scope by
+//! calling an opener (`xfs_trans_alloc()`, whose `xfs_trans_set_context()`
+//! stores `memalloc_nofs_save()` in `tp->t_pflags`; jbd2's
+//! `start_this_handle()`), closes it with the paired closer on some path
+//! (`xfs_trans_commit()`/`xfs_trans_cancel()`, `jbd2_journal_stop()`), and
+//! returns on another path with neither: the task keeps PF_MEMALLOC_NOFS
+//! after the transaction is gone.
+
+use super::scope::{reachable_from, restore_covers};
+use crate::analyze::{FileCtx, Func};
+use crate::finding::Finding;
+use crate::rule::Rule;
+use crate::summary::ChainStep;
+use crate::syntax::{call_args, collect, contains, has_word, squash, text, value_parent};
+use tree_sitter::Node;
+
+pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Finding>) {
+    let src = func.src;
+    for s in func.saves.iter().filter(|s| s.via.is_some()) {
+        let opener = s.via.as_deref().unwrap_or("");
+        let closers: Vec<_> = func
+            .restores
+            .iter()
+            .filter(|r| {
+                r.via.is_some() && r.kind == s.kind && r.call.start_byte() > s.call.end_byte()
+            })
+            .collect();
+        // Without any closer the function hands the scope on (a wrapper
+        // such as xfs_trans_alloc_inode); nothing to compare against.
+        if closers.is_empty() {
+            continue;
+        }
+        let mut handles = handle_vars(s.call, src);
+        // The result is a handle (not a status) when a closer takes it:
+        // `handle = jbd2__journal_start(...)` ... `jbd2_journal_stop(handle)`.
+        if let Some(r) = status_var(s.call, src)
+            && closers
+                .iter()
+                .any(|c| call_args(c.call).iter().any(|a| squash(text(*a, src)) == r))
+        {
+            handles.push(r);
+        }
+        if handles.iter().any(|h| escapes(func, h)) {
+            continue;
+        }
+        let status = status_var(s.call, src);
+        for r in func
+            .returns
+            .iter()
+            .filter(|r| r.start_byte() > s.call.end_byte())
+        {
+            let pos = r.start_byte();
+            if !reachable_from(s.call, pos, func.body) {
+                continue;
+            }
+            if is_failure_exit(*r, s.call, status.as_deref(), func) {
+                continue;
+            }
+            let closed = closers.iter().any(|c| {
+                contains(*r, c.call.start_byte())
+                    || (c.call.start_byte() < pos
+                        && restore_covers(c.call, s.call, pos, func.body, src))
+                    || both_arms_close(c.call, &closers).is_some_and(|i| {
+                        i.end_byte() <= pos && restore_covers(i, s.call, pos, func.body, src)
+                    })
+            });
+            if closed {
+                continue;
+            }
+            let closer_names: Vec<String> = {
+                let mut v: Vec<String> = closers
+                    .iter()
+                    .filter_map(|c| c.via.clone())
+                    .map(|n| format!("{n}()"))
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            };
+            let mut f = func.finding(
+                file,
+                Rule::ScopeUnbalanced,
+                *r,
+                s.call,
+                String::new(),
+                format!(
+                    "the return at line {} leaves the {} scope that {opener}() opened at line {} open: it calls none of {} that close it on the other paths",
+                    func.line_of(*r),
+                    s.kind.name(),
+                    func.line_of(s.call),
+                    closer_names.join(", ")
+                ),
+            );
+            f.chain = vec![
+                ChainStep {
+                    file: file.path.to_string(),
+                    line: func.line_of(s.call),
+                    function: func.name.clone(),
+                    note: format!("{opener}() opens a {} scope", s.kind.name()),
+                },
+                ChainStep {
+                    file: file.path.to_string(),
+                    line: func.line_of(*r),
+                    function: func.name.clone(),
+                    note: "returns with the scope open".into(),
+                },
+            ];
+            out.push(f);
+            break;
+        }
+    }
+}
+
+/// The objects an opener stores the scope in: `&tp` and `tp` arguments.
+fn handle_vars(call: Node<'_>, src: &str) -> Vec<String> {
+    call_args(call)
+        .into_iter()
+        .filter_map(|a| match a.kind() {
+            "identifier" => Some(a),
+            "pointer_expression" if text(a, src).starts_with('&') => {
+                a.child_by_field_name("argument")
+            }
+            _ => None,
+        })
+        .filter(|a| a.kind() == "identifier")
+        .map(|a| text(a, src).to_string())
+        .collect()
+}
+
+/// The `if` whose then- and else-arm both call a closer, one of them `c`
+/// (fsnotify_group_unlock() in both arms of nfsd_file_mark_find_or_create).
+fn both_arms_close<'t>(
+    c: Node<'t>,
+    closers: &[&crate::analyze::ScopeCall<'t>],
+) -> Option<Node<'t>> {
+    let mut n = c;
+    while let Some(p) = n.parent() {
+        if p.kind() == "if_statement" {
+            let (Some(then), Some(alt)) = (
+                p.child_by_field_name("consequence"),
+                p.child_by_field_name("alternative"),
+            ) else {
+                n = p;
+                continue;
+            };
+            let in_arm = |arm: Node<'_>| closers.iter().any(|x| contains(arm, x.call.start_byte()));
+            if in_arm(then) && in_arm(alt) {
+                return Some(p);
+            }
+        }
+        n = p;
+    }
+    None
+}
+
+/// The variable the opener's return value is stored in.
+fn status_var(call: Node<'_>, src: &str) -> Option<String> {
+    let p = value_parent(call)?;
+    match p.kind() {
+        "assignment_expression" => {
+            let n = p.child_by_field_name("left")?;
+            (n.kind() == "identifier").then(|| text(n, src).to_string())
+        }
+        // `handle_t *handle = jbd2__journal_start(...)`
+        "init_declarator" => p
+            .child_by_field_name("declarator")
+            .and_then(|d| crate::syntax::declarator_name(d, src))
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
+/// The handle leaves the function (`*tpp = tp;`, `return tp;`): the
+/// caller owns the scope now.
+fn escapes(func: &Func<'_, '_>, var: &str) -> bool {
+    let src = func.src;
+    collect(func.body, |n| {
+        matches!(n.kind(), "assignment_expression" | "return_statement")
+    })
+    .into_iter()
+    .any(|n| match n.kind() {
+        "assignment_expression" => {
+            n.child_by_field_name("left")
+                .is_some_and(|l| l.kind() != "identifier")
+                && n.child_by_field_name("right")
+                    .is_some_and(|r| squash(text(r, src)) == var)
+        }
+        _ => squash(text(n, src)) == format!("return{var};"),
+    })
+}
+
+/// The return sits in the opener's own failure check: the first `if`
+/// after `error = xfs_trans_alloc(...)` that tests `error`, or an `if`
+/// that tests the call itself.
+fn is_failure_exit(r: Node<'_>, call: Node<'_>, status: Option<&str>, func: &Func<'_, '_>) -> bool {
+    let src = func.src;
+    let first_check = status.and_then(|v| {
+        collect(func.body, |n| n.kind() == "if_statement")
+            .into_iter()
+            .filter(|i| i.start_byte() > call.end_byte())
+            .find(|i| {
+                i.child_by_field_name("condition")
+                    .is_some_and(|c| has_word(text(c, src), v))
+            })
+    });
+    let mut n = r;
+    while let Some(p) = n.parent() {
+        if p.id() == func.body.id() {
+            return false;
+        }
+        if p.kind() == "if_statement"
+            && let Some(c) = p.child_by_field_name("condition")
+            && p.child_by_field_name("consequence")
+                .is_some_and(|x| contains(x, r.start_byte()))
+            && (contains(c, call.start_byte()) || first_check.is_some_and(|f| f.id() == p.id()))
+        {
+            return true;
+        }
+        n = p;
+    }
+    false
+}

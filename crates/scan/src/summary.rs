@@ -1,0 +1,848 @@
+//! Function summaries over the whole-tree index, computed on demand from
+//! callees up and cached.
+//!
+//! A summary is a model value: the gfp mask a helper returns is a
+//! `GfpValue` computed by instantiating the helper's body at its callers'
+//! argument values (`massage_gfp_flags(dev, gfp)` is `gfp | __GFP_NORETRY`
+//! whatever `gfp` is; `kmem_flags_convert(KM_NOFS)` takes the `flags &
+//! KM_NOFS` arm and clears `__GFP_FS`); a scope effect is the memalloc
+//! scope a function leaves open (`xfs_trans_alloc` through
+//! `xfs_trans_set_context`'s `tp->t_pflags = memalloc_nofs_save()`) or
+//! closes (`xfs_trans_commit` through `xfs_trans_clear_context`), applied
+//! with the model's `memalloc_save`/`current_gfp_context`.
+//!
+//! Every query carries a call depth; past [`MAX_DEPTH`] the answer is
+//! "unknown" with that reason. Caches are keyed by the depth too, so an
+//! answer never depends on which thread asked first: output is identical
+//! for any thread count. Recursion ends at the depth bound in summaries,
+//! and on the path itself in caller walks ([`Interproc::coverage`]).
+
+use crate::analyze::{FileCtx, Func, KernelFacts, ScopeKind, c_parser, index_function_ext};
+use crate::gfpeval::Resolver;
+use crate::index::{CallSite, Index};
+use crate::syntax::{call_args, collect};
+use rayon::prelude::*;
+use reclaimscope_model::gfp::GfpValue;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use tree_sitter::{Node, Tree};
+
+/// Calls followed down (helpers) or up (callers) before giving up.
+pub const MAX_DEPTH: u32 = 6;
+/// Levels of callers asked for a parameter's value, and how many callers
+/// one level may have (past either the value is unknown).
+pub const MAX_PARAM_DEPTH: u32 = 3;
+pub const MAX_PARAM_CALLERS: usize = 64;
+/// Caller functions one coverage question may visit.
+pub const MAX_VISITS: usize = 200;
+
+/// One step of a call chain shown with a finding.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ChainStep {
+    pub file: String,
+    pub line: usize,
+    pub function: String,
+    pub note: String,
+}
+
+/// A function parsed on demand: its region's text and syntax tree.
+pub struct Parsed {
+    pub file: u32,
+    pub src: String,
+    pub tree: Tree,
+    pub line_offset: usize,
+    /// Byte offset of the region in the file.
+    pub start: usize,
+}
+
+/// A NOFS/NOIO scope open at a call, and where it comes from.
+#[derive(Clone, Debug)]
+pub struct ScopeOrigin {
+    pub kind: ScopeKind,
+    pub line: usize,
+    pub how: String,
+}
+
+/// What a function does to the task's memalloc scopes, seen by its caller.
+#[derive(Clone, Debug, Default)]
+pub struct ScopeEffect {
+    /// Returns with this scope open (`xfs_trans_alloc`, `start_this_handle`).
+    pub opens: Option<ScopeKind>,
+    /// Closes a scope a paired function opened (`xfs_trans_commit`,
+    /// `jbd2_journal_stop`).
+    pub closes: Option<ScopeKind>,
+}
+
+/// Coverage of an allocation by NOFS/NOIO scopes over its caller chains.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Coverage {
+    Covered(Vec<ChainStep>),
+    Mixed(Vec<ChainStep>, Vec<ChainStep>),
+    Uncovered(Vec<ChainStep>),
+    Unknown(String, Vec<ChainStep>),
+}
+
+/// The scope open at each call of a function, by the call's file offset.
+type CallScopes = Vec<(u32, Option<ScopeOrigin>)>;
+
+#[derive(Default)]
+struct Caches {
+    parsed: HashMap<u32, Option<Arc<Parsed>>>,
+    sources: HashMap<u32, Option<Arc<str>>>,
+    defines: HashMap<u32, Arc<HashMap<String, String>>>,
+    macro_bodies: HashMap<String, Option<String>>,
+    returned: HashMap<(u32, Vec<GfpValue>, u32), Option<GfpValue>>,
+    params: HashMap<(u32, usize, u32), GfpValue>,
+    scopes: HashMap<(u32, u32), ScopeEffect>,
+    call_scopes: HashMap<u32, Arc<CallScopes>>,
+    callers: HashMap<u32, Arc<Vec<CallSite>>>,
+    coverage: HashMap<(u32, bool), Coverage>,
+}
+
+/// The index plus the summary caches; shared by the rule threads.
+pub struct Interproc {
+    pub index: Index,
+    pub facts: KernelFacts,
+    header_macros: HashMap<String, String>,
+    /// Names of functions that may open or close a scope: callers (up to
+    /// [`MAX_DEPTH`] levels) of a `memalloc_*_save/restore`.
+    scope_names: HashSet<String>,
+    /// Functions registered as `scan_objects` anywhere in the tree.
+    scan_objects: HashSet<u64>,
+    /// Per file: helper and scope-function names it calls, parsed around
+    /// like rule tokens (see `reach.rs`).
+    extra_tokens: std::collections::BTreeMap<String, Vec<String>>,
+    caches: Mutex<Caches>,
+}
+
+const SCOPE_CALLS: &[&str] = &[
+    "memalloc_nofs_save",
+    "memalloc_nofs_restore",
+    "memalloc_noio_save",
+    "memalloc_noio_restore",
+];
+
+impl Interproc {
+    pub fn new(index: Index, facts: KernelFacts, header_macros: HashMap<String, String>) -> Self {
+        let scan_objects = index.registered_as("scan_objects");
+        let mut ip = Interproc {
+            index,
+            facts,
+            header_macros,
+            scope_names: HashSet::new(),
+            scan_objects,
+            extra_tokens: Default::default(),
+            caches: Mutex::new(Caches::default()),
+        };
+        ip.find_scope_functions();
+        ip
+    }
+
+    /// Functions that open or close a scope for their caller, found from
+    /// the `memalloc_*` calls up, one level at a time; a level keeps only
+    /// the callers whose effect is not balanced inside them, so the search
+    /// stays near the few scope carriers (xfs_trans_*, jbd2, ...).
+    fn find_scope_functions(&mut self) {
+        let mut frontier: Vec<String> = SCOPE_CALLS.iter().map(|s| s.to_string()).collect();
+        for level in 0..MAX_DEPTH {
+            let mut callers: Vec<u32> = Vec::new();
+            for name in &frontier {
+                callers.extend(self.index.calls_to(name).map(|s| s.caller));
+            }
+            callers.sort_unstable();
+            callers.dedup();
+            let mut next: Vec<String> = Vec::new();
+            // Tentatively known: a caller's effect is read with every
+            // name found so far, its own included.
+            let tentative: Vec<String> = callers
+                .iter()
+                .map(|&d| self.def_name(d).to_string())
+                .filter(|n| !self.scope_names.contains(n))
+                .collect();
+            self.scope_names.extend(tentative.iter().cloned());
+            // In parallel: each effect depends only on (function, depth).
+            let this = &*self;
+            let with_effect: Vec<u32> = callers
+                .par_iter()
+                .copied()
+                .filter(|&d| {
+                    let e = this.scope_effect(d, level + 1);
+                    e.opens.is_some() || e.closes.is_some()
+                })
+                .collect();
+            next.extend(with_effect.iter().map(|&d| self.def_name(d).to_string()));
+            next.sort();
+            next.dedup();
+            for n in &tentative {
+                if !next.contains(n) {
+                    self.scope_names.remove(n);
+                }
+            }
+            next.retain(|n| !frontier.contains(n));
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        // Effects were computed while the set grew: forget them.
+        self.lock().scopes.clear();
+    }
+
+    pub fn scope_names(&self) -> &HashSet<String> {
+        &self.scope_names
+    }
+
+    pub fn set_extra_tokens(&mut self, t: std::collections::BTreeMap<String, Vec<String>>) {
+        self.extra_tokens = t;
+    }
+
+    pub fn extra_tokens(&self, path: &str) -> &[String] {
+        self.extra_tokens.get(path).map_or(&[], |v| v.as_slice())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Caches> {
+        self.caches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn source(&self, file: u32) -> Option<Arc<str>> {
+        if let Some(s) = self.lock().sources.get(&file) {
+            return s.clone();
+        }
+        let path = self.index.files.get(file as usize)?;
+        let s: Option<Arc<str>> = std::fs::read(path)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(Arc::from);
+        self.lock().sources.insert(file, s.clone());
+        s
+    }
+
+    /// `#define`s a function in `file` sees: gfp masks from headers, then the file's own.
+    fn file_defines(&self, file: u32) -> Arc<HashMap<String, String>> {
+        if let Some(d) = self.lock().defines.get(&file) {
+            return d.clone();
+        }
+        let mut d = self.header_macros.clone();
+        if let Some(src) = self.source(file) {
+            for (k, v) in crate::analyze::textual_defines(&src) {
+                d.insert(k, v);
+            }
+        }
+        let d = Arc::new(d);
+        self.lock().defines.insert(file, d.clone());
+        d
+    }
+
+    /// Parse one definition's region with tree-sitter (cached).
+    pub fn parsed(&self, def: u32) -> Option<Arc<Parsed>> {
+        if let Some(p) = self.lock().parsed.get(&def) {
+            return p.clone();
+        }
+        let p = self.parse_def(def).map(Arc::new);
+        self.lock().parsed.insert(def, p.clone());
+        p
+    }
+
+    fn parse_def(&self, def: u32) -> Option<Parsed> {
+        let d = self.index.defs.get(def as usize)?;
+        let src = self.source(d.file)?;
+        let (start, end) = (d.rec.decl_start as usize, d.rec.body_end as usize);
+        let region = src.get(start..end.min(src.len()))?.to_string();
+        thread_local! {
+            static PARSER: std::cell::RefCell<tree_sitter::Parser> = std::cell::RefCell::new(c_parser());
+        }
+        let tree = PARSER.with_borrow_mut(|p| p.parse(&region, None))?;
+        let line_offset = memchr::memchr_iter(b'\n', &src.as_bytes()[..start]).count();
+        Some(Parsed {
+            file: d.file,
+            src: region,
+            tree,
+            line_offset,
+            start,
+        })
+    }
+
+    /// Run `f` over the definition's analysed function. `bindings` are the
+    /// parameter values of an instantiated summary (`None`: ask callers).
+    pub fn with_func<R>(
+        &self,
+        def: u32,
+        bindings: Option<Vec<GfpValue>>,
+        depth: u32,
+        f: impl FnOnce(&FileCtx<'_>, &Func<'_, '_>, &Parsed) -> R,
+    ) -> Option<R> {
+        let p = self.parsed(def)?;
+        let path = self.index.files.get(p.file as usize)?.clone();
+        let defines = self.file_defines(p.file);
+        let fctx = FileCtx {
+            path: &path,
+            defines: (*defines).clone(),
+            scan_objects_fns: HashSet::new(),
+            facts: self.facts,
+            interp: Some(self),
+        };
+        let node = function_node(&p.tree)?;
+        let body = node.child_by_field_name("body")?;
+        let func = index_function_ext(&fctx, &p.src, p.line_offset, node, body, bindings, depth);
+        Some(f(&fctx, &func, &p))
+    }
+
+    /// Definitions a call to `name` from `file` may reach: the file's own
+    /// (static) definition first, else every non-static one in the tree.
+    pub fn resolve(&self, name: &str, file: Option<u32>) -> Vec<u32> {
+        let all = self.index.defs_named(name);
+        if let Some(f) = file
+            && let Some(&d) = all.iter().find(|&&d| self.index.defs[d as usize].file == f)
+        {
+            return vec![d];
+        }
+        let public: Vec<u32> = all.iter().copied().filter(|&d| self.visible(d)).collect();
+        if public.is_empty() && all.len() == 1 && file.is_none() {
+            return all.to_vec();
+        }
+        public
+    }
+
+    /// A definition other files can call: not static, or in a header
+    /// (a `static inline` in a header is compiled into every includer).
+    fn visible(&self, def: u32) -> bool {
+        let d = &self.index.defs[def as usize];
+        !d.rec.ret.contains("static") || self.file_name(d.file).ends_with(".h")
+    }
+
+    /// Call sites that reach `def`: same file for a static function;
+    /// otherwise every file that does not define its own function of that
+    /// name. The name at each site is checked against the text.
+    pub fn callers_of(&self, def: u32) -> Arc<Vec<CallSite>> {
+        if let Some(c) = self.lock().callers.get(&def) {
+            return c.clone();
+        }
+        let c = Arc::new(self.callers_uncached(def));
+        self.lock().callers.insert(def, c.clone());
+        c
+    }
+
+    fn callers_uncached(&self, def: u32) -> Vec<CallSite> {
+        let d = &self.index.defs[def as usize];
+        let name = d.rec.name.as_str();
+        let is_static = !self.visible(def);
+        let mut out = Vec::new();
+        for site in self.index.calls_to(name) {
+            if is_static && site.file != d.file {
+                continue;
+            }
+            if !is_static
+                && site.file != d.file
+                && self.index.def_named_in(site.file, name).is_some()
+            {
+                continue;
+            }
+            let ok = self.source(site.file).is_some_and(|s| {
+                s.get(site.offset as usize..)
+                    .is_some_and(|t| t.starts_with(name))
+            });
+            if ok {
+                out.push(site);
+            }
+        }
+        out
+    }
+
+    /// Where `def` is used as a value (a function pointer): the first such
+    /// place, as "registered as .FIELD at FILE:LINE" or "its address is
+    /// taken at FILE:LINE".
+    pub fn address_taken(&self, def: u32) -> Option<String> {
+        let d = &self.index.defs[def as usize];
+        let is_static = !self.visible(def);
+        let u = self
+            .index
+            .value_uses(&d.rec.name)
+            .find(|u| !is_static || u.file == d.file)?;
+        let file = self.index.files.get(u.file as usize)?;
+        let line = self.line_of(u.file, u.offset);
+        Some(if u.field != 0 {
+            format!("it is registered as a function pointer at {file}:{line}")
+        } else {
+            format!("its address is taken at {file}:{line}")
+        })
+    }
+
+    pub fn line_of(&self, file: u32, offset: u32) -> usize {
+        self.source(file).map_or(0, |s| {
+            let o = (offset as usize).min(s.len());
+            memchr::memchr_iter(b'\n', &s.as_bytes()[..o]).count() + 1
+        })
+    }
+
+    pub fn def_name(&self, def: u32) -> &str {
+        &self.index.defs[def as usize].rec.name
+    }
+
+    pub fn file_name(&self, file: u32) -> &str {
+        self.index
+            .files
+            .get(file as usize)
+            .map_or("", |s| s.as_str())
+    }
+
+    /// Is `name` (defined in `file`) a shrinker callback: registered as
+    /// `scan_objects` anywhere, or with the `scan_objects` signature
+    /// `unsigned long f(struct shrinker *, struct shrink_control *)`?
+    pub fn is_shrinker_callback(&self, file: &str, name: &str) -> bool {
+        if self
+            .scan_objects
+            .contains(&crate::index::hash(name.as_bytes()))
+        {
+            return true;
+        }
+        let Some(f) = self.index.file_id(file) else {
+            return false;
+        };
+        self.index.def_named_in(f, name).is_some_and(|d| {
+            let r = &self.index.defs[d as usize].rec;
+            let p = r.params.replace(' ', "");
+            r.ret.contains("unsigned long")
+                && p.starts_with("(structshrinker*")
+                && p.contains(",structshrink_control*")
+                && p.matches(',').count() == 1
+        })
+    }
+
+    /// The scope effect of calling `name` from `file`; `None` when the
+    /// callee cannot touch a scope.
+    pub fn callee_scope_effect(&self, name: &str, file: &str, depth: u32) -> Option<ScopeEffect> {
+        if depth > MAX_DEPTH || !self.scope_names.contains(name) {
+            return None;
+        }
+        let f = self.index.file_id(file);
+        let defs = self.resolve(name, f);
+        let mut eff: Option<ScopeEffect> = None;
+        for d in defs {
+            let e = self.scope_effect(d, depth);
+            eff = Some(match eff {
+                None => e,
+                // Different definitions (arch variants) must agree.
+                Some(prev) => ScopeEffect {
+                    opens: prev.opens.filter(|k| e.opens == Some(*k)),
+                    closes: prev.closes.filter(|k| e.closes == Some(*k)),
+                },
+            });
+        }
+        eff.filter(|e| e.opens.is_some() || e.closes.is_some())
+    }
+
+    /// Does `def` return with a scope open, or close one it did not open?
+    /// Read from its own `memalloc_*_save()` into a non-local place (a
+    /// struct field, as `xfs_trans_set_context` and `start_this_handle`
+    /// do) and from the effects of its callees, in text order.
+    pub fn scope_effect(&self, def: u32, depth: u32) -> ScopeEffect {
+        if let Some(e) = self.lock().scopes.get(&(def, depth)) {
+            return e.clone();
+        }
+        let e = self
+            .with_func(def, Some(Vec::new()), depth, |_, func, _| {
+                let mut events: Vec<(usize, bool, ScopeKind)> = Vec::new();
+                for s in &func.saves {
+                    let paired = s.local
+                        || func
+                            .restores
+                            .iter()
+                            .any(|r| r.var.is_some() && r.var == s.var && r.via.is_none());
+                    if !paired {
+                        events.push((s.call.start_byte(), true, s.kind));
+                    }
+                }
+                for r in &func.restores {
+                    let paired = r.via.is_none()
+                        && func
+                            .saves
+                            .iter()
+                            .any(|s| s.var.is_some() && s.var == r.var && s.via.is_none());
+                    if !paired {
+                        events.push((r.call.start_byte(), false, r.kind));
+                    }
+                }
+                events.sort_by_key(|e| (e.0, e.1));
+                let mut open: Vec<ScopeKind> = Vec::new();
+                let mut eff = ScopeEffect::default();
+                for (_, is_open, kind) in events {
+                    if !matches!(kind, ScopeKind::Nofs | ScopeKind::Noio) {
+                        continue;
+                    }
+                    if is_open {
+                        open.push(kind);
+                    } else if let Some(i) = open.iter().rposition(|k| *k == kind) {
+                        open.remove(i);
+                    } else {
+                        eff.closes = Some(kind);
+                    }
+                }
+                eff.opens = open.last().copied();
+                eff
+            })
+            .unwrap_or_default();
+        self.lock().scopes.insert((def, depth), e.clone());
+        e
+    }
+
+    /// NOFS/NOIO scopes open at each call inside `def` (by file offset).
+    fn call_scopes(&self, def: u32) -> Arc<CallScopes> {
+        if let Some(c) = self.lock().call_scopes.get(&def) {
+            return c.clone();
+        }
+        let v: CallScopes = self
+            .with_func(def, Some(Vec::new()), 0, |_, func, p| {
+                func.all_calls
+                    .iter()
+                    .map(|c| {
+                        let pos = c.start_byte();
+                        let origin = func
+                            .open_scopes_at(pos)
+                            .into_iter()
+                            .filter(|s| matches!(s.kind, ScopeKind::Nofs | ScopeKind::Noio))
+                            .max_by_key(|s| s.kind == ScopeKind::Noio)
+                            .map(|s| ScopeOrigin {
+                                kind: s.kind,
+                                line: func.line_of(s.call),
+                                how: match &s.via {
+                                    Some(f) => format!("{f}() opens a {} scope", s.kind.name()),
+                                    None => format!("memalloc_{}_save()", s.kind.name()),
+                                },
+                            });
+                        ((p.start + pos) as u32, origin)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let v = Arc::new(v);
+        self.lock().call_scopes.insert(def, v.clone());
+        v
+    }
+
+    /// Classify every caller chain that reaches `def`: covered when a
+    /// NOFS/NOIO scope is open at some call on the chain, uncovered when
+    /// the chain reaches a function nobody in the tree calls, unknown
+    /// through a function pointer, past the depth bound or the visit budget.
+    /// A chain that loops back onto itself (recursion) adds nothing: the
+    /// entries into the cycle are the other callers.
+    /// `noio`: the mask lacks `__GFP_IO` too, so only a NOIO scope covers it.
+    pub fn coverage(&self, def: u32, start: ChainStep, noio: bool) -> Coverage {
+        let key = (def, noio);
+        let cached = self.lock().coverage.get(&key).cloned();
+        let c = match cached {
+            Some(c) => c,
+            None => {
+                let c = self.coverage_of(def, noio);
+                self.lock().coverage.insert(key, c.clone());
+                c
+            }
+        };
+        // The allocation site ends every chain.
+        let end = |mut v: Vec<ChainStep>| {
+            v.push(start.clone());
+            v
+        };
+        match c {
+            Coverage::Covered(a) => Coverage::Covered(end(a)),
+            Coverage::Mixed(a, b) => Coverage::Mixed(end(a), end(b)),
+            Coverage::Uncovered(a) => Coverage::Uncovered(end(a)),
+            Coverage::Unknown(why, a) => Coverage::Unknown(why, end(a)),
+        }
+    }
+
+    /// [`Interproc::coverage`] of `def`'s entry, chains without the site.
+    fn coverage_of(&self, def: u32, noio: bool) -> Coverage {
+        let mut w = Walk {
+            ip: self,
+            noio,
+            covered: None,
+            uncovered: None,
+            unknown: None,
+            visits: 0,
+            path: vec![def],
+        };
+        w.up(def, Vec::new(), 1);
+        match (w.covered, w.uncovered, w.unknown) {
+            (Some(c), None, None) => Coverage::Covered(c),
+            (Some(c), Some(u), _) => Coverage::Mixed(c, u),
+            (None, Some(u), _) => Coverage::Uncovered(u),
+            (_, None, Some((why, ch))) => Coverage::Unknown(why, ch),
+            (None, None, None) => {
+                Coverage::Unknown("every caller chain found is recursive".into(), Vec::new())
+            }
+        }
+    }
+}
+
+struct Walk<'a> {
+    ip: &'a Interproc,
+    noio: bool,
+    covered: Option<Vec<ChainStep>>,
+    uncovered: Option<Vec<ChainStep>>,
+    unknown: Option<(String, Vec<ChainStep>)>,
+    visits: usize,
+    path: Vec<u32>,
+}
+
+impl Walk<'_> {
+    fn up(&mut self, def: u32, chain: Vec<ChainStep>, depth: u32) {
+        let ip = self.ip;
+        let name = ip.def_name(def).to_string();
+        if let Some(why) = ip.address_taken(def) {
+            self.unknown.get_or_insert((
+                format!("{name}() is reached through a function pointer: {why}"),
+                chain.clone(),
+            ));
+        }
+        let callers = ip.callers_of(def);
+        if callers.is_empty() {
+            if ip.address_taken(def).is_none() {
+                self.uncovered.get_or_insert(chain);
+            }
+            return;
+        }
+        if depth > MAX_DEPTH {
+            self.unknown.get_or_insert((
+                format!("the caller chain is longer than {MAX_DEPTH} calls"),
+                chain,
+            ));
+            return;
+        }
+        for &site in callers.iter() {
+            if self.covered.is_some() && self.uncovered.is_some() {
+                return; // mixed already: nothing can change the class
+            }
+            if self.path.contains(&site.caller) {
+                continue;
+            }
+            self.visits += 1;
+            if self.visits > MAX_VISITS {
+                self.unknown.get_or_insert((
+                    format!("more than {MAX_VISITS} caller functions"),
+                    chain.clone(),
+                ));
+                return;
+            }
+            let scopes = ip.call_scopes(site.caller);
+            let origin = scopes
+                .iter()
+                .find(|(off, _)| *off == site.offset)
+                .and_then(|(_, o)| o.clone())
+                .filter(|o| !self.noio || o.kind == ScopeKind::Noio);
+            let caller_name = ip.def_name(site.caller).to_string();
+            let file = ip.file_name(site.file).to_string();
+            let line = ip.line_of(site.file, site.offset);
+            let mut next = vec![ChainStep {
+                file: file.clone(),
+                line,
+                function: caller_name.clone(),
+                note: format!("calls {name}()"),
+            }];
+            if let Some(o) = origin {
+                next.insert(
+                    0,
+                    ChainStep {
+                        file,
+                        line: o.line,
+                        function: caller_name,
+                        note: o.how,
+                    },
+                );
+                next.extend(chain.iter().cloned());
+                self.covered.get_or_insert(next);
+                continue;
+            }
+            next.extend(chain.iter().cloned());
+            self.path.push(site.caller);
+            self.up(site.caller, next, depth + 1);
+            self.path.pop();
+        }
+    }
+}
+
+/// The function definition node of a parsed region.
+pub fn function_node(tree: &Tree) -> Option<Node<'_>> {
+    let root = tree.root_node();
+    let mut c = root.walk();
+    let top = root
+        .named_children(&mut c)
+        .find(|n| n.kind() == "function_definition" && n.child_by_field_name("body").is_some());
+    top.or_else(|| {
+        collect(root, |n| n.kind() == "function_definition")
+            .into_iter()
+            .find(|n| n.child_by_field_name("body").is_some())
+    })
+}
+
+/// The call expression whose function name starts at byte `pos` of the region.
+pub fn call_at<'t>(func: &Func<'_, 't>, pos: usize) -> Option<Node<'t>> {
+    func.all_calls.iter().copied().find(|c| {
+        c.child_by_field_name("function").is_some_and(|f| {
+            let f = match f.kind() {
+                "field_expression" => f.child_by_field_name("field").unwrap_or(f),
+                _ => f,
+            };
+            f.start_byte() == pos
+        })
+    })
+}
+
+impl Resolver for Interproc {
+    fn call_value(
+        &self,
+        callee: &str,
+        from_file: &str,
+        args: &[GfpValue],
+        depth: u32,
+    ) -> Option<GfpValue> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let f = self.index.file_id(from_file);
+        let defs: Vec<u32> = self
+            .resolve(callee, f)
+            .into_iter()
+            .filter(|&d| self.index.defs[d as usize].rec.ret.contains("gfp_t"))
+            .collect();
+        let mut out: Option<GfpValue> = None;
+        for d in defs {
+            let key = (d, args.to_vec(), depth);
+            let cached = self.lock().returned.get(&key).copied();
+            let v = match cached {
+                Some(v) => v,
+                None => {
+                    let v = self
+                        .with_func(d, Some(args.to_vec()), depth, |_, func, _| {
+                            let mut acc: Option<GfpValue> = None;
+                            for r in &func.returns {
+                                let mut c = r.walk();
+                                let Some(e) =
+                                    r.named_children(&mut c).find(|n| n.kind() != "comment")
+                                else {
+                                    continue;
+                                };
+                                let v = func.eval.eval(e);
+                                acc = Some(acc.map_or(v, |a| a.join(v)));
+                            }
+                            acc
+                        })
+                        .flatten();
+                    self.lock().returned.insert(key, v);
+                    v
+                }
+            };
+            let v = v?;
+            out = Some(out.map_or(v, |o| o.join(v)));
+        }
+        out
+    }
+
+    fn param_value(&self, file: &str, func: &str, idx: usize, depth: u32) -> GfpValue {
+        if depth > MAX_PARAM_DEPTH {
+            return GfpValue::UNKNOWN;
+        }
+        let Some(def) = self
+            .index
+            .file_id(file)
+            .and_then(|f| self.index.def_named_in(f, func))
+        else {
+            return GfpValue::UNKNOWN;
+        };
+        if let Some(v) = self.lock().params.get(&(def, idx, depth)) {
+            return *v;
+        }
+        let v = self.param_value_uncached(def, idx, depth);
+        self.lock().params.insert((def, idx, depth), v);
+        v
+    }
+
+    fn define_body(&self, name: &str) -> Option<String> {
+        if !name
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
+        {
+            return None;
+        }
+        if let Some(b) = self.lock().macro_bodies.get(name) {
+            return b.clone();
+        }
+        // Generic headers win over arch/ ones; different bodies are ambiguous.
+        let mut best: Option<(bool, String)> = None;
+        let mut ambiguous = false;
+        let sites: Vec<(u32, u32)> = self.index.define_sites(name).collect();
+        for (file, off) in sites {
+            let path = self.file_name(file);
+            if !path.ends_with(".h") {
+                continue;
+            }
+            let arch = path.starts_with("arch/") || path.contains("/arch/");
+            let Some(src) = self.source(file) else {
+                continue;
+            };
+            let Some(before) = src.get(..off as usize) else {
+                continue;
+            };
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let Some((_, body)) = crate::analyze::textual_defines(&src[line_start..])
+                .into_iter()
+                .next()
+            else {
+                continue;
+            };
+            let (prev_arch, same) = match &best {
+                None => (None, false),
+                Some((a, b)) => (Some(*a), *b == body),
+            };
+            match prev_arch {
+                None => best = Some((arch, body)),
+                Some(true) if !arch => {
+                    best = Some((arch, body));
+                    ambiguous = false;
+                }
+                Some(a) if a == arch && !same => ambiguous = true,
+                _ => {}
+            }
+        }
+        let out = if ambiguous { None } else { best.map(|b| b.1) };
+        self.lock()
+            .macro_bodies
+            .insert(name.to_string(), out.clone());
+        out
+    }
+}
+
+impl Interproc {
+    fn param_value_uncached(&self, def: u32, idx: usize, depth: u32) -> GfpValue {
+        if self.address_taken(def).is_some() {
+            return GfpValue::UNKNOWN;
+        }
+        let callers = self.callers_of(def);
+        if callers.is_empty() || callers.len() > MAX_PARAM_CALLERS {
+            return GfpValue::UNKNOWN;
+        }
+        let mut acc: Option<GfpValue> = None;
+        for &site in callers.iter() {
+            let v = self
+                .with_func(site.caller, None, depth, |_, func, p| {
+                    let call = call_at(func, (site.offset as usize).saturating_sub(p.start))?;
+                    let arg = *call_args(call).get(idx)?;
+                    Some(func.eval.eval(arg))
+                })
+                .flatten()
+                .unwrap_or(GfpValue::UNKNOWN);
+            acc = Some(acc.map_or(v, |a| a.join(v)));
+        }
+        acc.unwrap_or(GfpValue::UNKNOWN)
+    }
+
+    /// One caller's chain step for a call site.
+    pub fn step(&self, site: CallSite, note: String) -> ChainStep {
+        ChainStep {
+            file: self.file_name(site.file).to_string(),
+            line: self.line_of(site.file, site.offset),
+            function: self.def_name(site.caller).to_string(),
+            note,
+        }
+    }
+}
