@@ -44,6 +44,7 @@ kind = "ublk"
 process = "ublk-server"
 file = "ext4:/srv/ublk.img"
 queue_depth = {n}
+threads = {n}
 [[fs]]
 name = "ext4"
 type = "ext4"
