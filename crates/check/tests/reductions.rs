@@ -8,25 +8,14 @@
 //! ends in a world the simulator itself calls final and not completed.
 //! (`verdicts.rs` checks both reductions together against none.)
 
-use std::path::PathBuf;
+mod common;
 
+use common::{load_shipped, shipped};
 use reclaimscope_check::checker::{Options, bfs};
 use reclaimscope_check::report::Verdict;
 use reclaimscope_check::sim_model::SimModel;
 use reclaimscope_model::Policy;
 use reclaimscope_sim::{Scenario, Sim, Status};
-
-fn shipped() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
-}
 
 fn opts(threads: usize, por: bool, symmetry: bool) -> Options<'static> {
     Options {
@@ -96,11 +85,7 @@ fn each_reduction_keeps_verdicts_and_lengths_and_its_traces_replay() {
 /// with one thread or two.
 #[test]
 fn identical_writers_reduce_and_agree_across_threads() {
-    let src = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/ublk-qd2.toml"),
-    )
-    .unwrap();
-    let mut sc = Scenario::from_toml_str(&src, "ublk-qd2").unwrap();
+    let mut sc = load_shipped("ublk-qd2.toml");
     // A third writer running the same program as the others.
     let mut third = sc.tasks[0].clone();
     third.name = "writer3".into();
@@ -146,10 +131,7 @@ fn partial_order_reduction_fires_on_storage_stacks() {
         ("s6-many-filesystems.toml", "baseline"),
         ("ublk-qd2.toml", "baseline"),
     ] {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../scenarios")
-            .join(name);
-        let sc = Scenario::load(&path).unwrap();
+        let sc = load_shipped(name);
         let sim = Sim::new(&sc, &Policy::parse(policy).unwrap()).unwrap();
         let full = search(&sim, name, &opts(1, false, false));
         let por = search(&sim, name, &opts(1, true, false));

@@ -6,68 +6,13 @@
 //! scenarios: the shipped ones with their user tasks duplicated (so that
 //! classes exist) and the ublk scale family of `bench/check-scale`.
 
-use std::path::PathBuf;
+mod common;
 
+use common::{shipped, ublk_family};
 use proptest::prelude::*;
 use reclaimscope_model::Policy;
 use reclaimscope_sim::symmetry::{Perm, Symmetry, permute_choice, permute_tasks};
 use reclaimscope_sim::{Choice, Rng, Scenario, Sim, World};
-
-fn shipped() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
-}
-
-/// XFS on a ublk device with queue depth `n` and `n` identical writers
-/// (write + fsync twice each), as `bench/check-scale/gen.sh ublk n` prints.
-pub fn ublk_family(n: usize) -> Scenario {
-    let mut src = format!(
-        r#"name = "scale-ublk-qd{n}"
-[memory]
-free = 6
-min = 4
-low = 5
-high = 6
-batch = 2
-[[disk]]
-name = "sda"
-[[daemon]]
-name = "ublkb0"
-kind = "ublk"
-process = "ublk-server"
-file = "ext4:/srv/ublk.img"
-queue_depth = {n}
-threads = {n}
-[[fs]]
-name = "ext4"
-type = "ext4"
-dev = "sda"
-clean = 6
-write_locks = ["ext4.journal"]
-[[fs]]
-name = "xfs"
-type = "xfs"
-dev = "ublkb0"
-inodes = 4
-dirty_inodes = 2
-[[lock]]
-name = "ext4.journal"
-"#
-    );
-    for i in 1..=n {
-        src.push_str(&format!(
-            "[[task]]\nname = \"writer{i}\"\nfs = \"xfs\"\nprogram = [\"write xfs:/data/f pages=1\", \"fsync xfs\", \"write xfs:/data/f pages=1\", \"fsync xfs\"]\n"
-        ));
-    }
-    Scenario::from_toml_str(&src, "ublk-family").unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// Scenario number `which`: a shipped one with every user task present
 /// `copies` times, or (past the shipped ones) the ublk family.
@@ -220,4 +165,34 @@ fn classes_group_identical_writers_and_handler_threads() {
     let sim = Sim::new(&sc, &Policy::BASELINE).unwrap();
     let sym = Symmetry::new(&sim);
     assert_eq!(sym.classes().len(), 1, "{:?}", sym.classes());
+}
+
+/// `bench/check-scale/gen.sh` and these tests read one template per
+/// family, so the bench measures the scenarios the tests check.
+#[test]
+fn gen_sh_prints_the_family_the_tests_build() {
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/check-scale/gen.sh");
+    for kind in ["ublk", "loop"] {
+        for n in [1, 3] {
+            let out = std::process::Command::new("bash")
+                .arg(&script)
+                .args([kind, &n.to_string()])
+                .output()
+                .expect("bash runs gen.sh");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                String::from_utf8(out.stdout).unwrap(),
+                common::family_text(kind, n),
+                "{kind} {n}"
+            );
+            // And it parses, with n writers.
+            let sc = common::family(kind, n);
+            assert_eq!(sc.tasks.len(), n, "{kind} {n}");
+        }
+    }
 }

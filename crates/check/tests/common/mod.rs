@@ -1,0 +1,71 @@
+//! Helpers shared by the checker's reduction tests (`reductions.rs`,
+//! `symmetry.rs`): the shipped scenarios and the scale families of
+//! `bench/check-scale`, generated from the same templates as its `gen.sh`.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::{Path, PathBuf};
+
+use reclaimscope_sim::Scenario;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every shipped scenario file, sorted by name.
+pub fn shipped() -> Vec<PathBuf> {
+    let dir = root().join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A shipped scenario by file name.
+pub fn load_shipped(name: &str) -> Scenario {
+    let path = root().join("scenarios").join(name);
+    Scenario::load(Path::new(&path)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The text of `bench/check-scale/gen.sh <kind> <n>`: the template
+/// `bench/check-scale/<kind>.toml.in`, its lines before `# each writer`
+/// once (comment lines dropped) with `{n}` = `n`, the lines after it once
+/// per `i` in `1..=n` with `{i}` = `i`.
+pub fn family_text(kind: &str, n: usize) -> String {
+    let path = root().join(format!("bench/check-scale/{kind}.toml.in"));
+    let tpl = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (head, each) = tpl
+        .split_once("\n# each writer\n")
+        .unwrap_or_else(|| panic!("{}: no '# each writer' line", path.display()));
+    let mut out: String = head
+        .lines()
+        .filter(|l| !l.starts_with("# "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out = out.replace("{n}", &n.to_string());
+    for i in 1..=n {
+        out.push('\n');
+        out.push_str(
+            &each
+                .replace("{i}", &i.to_string())
+                .replace("{n}", &n.to_string()),
+        );
+    }
+    out
+}
+
+/// A scale-family scenario (`kind` is `ublk` or `loop`), as `gen.sh` prints it.
+pub fn family(kind: &str, n: usize) -> Scenario {
+    Scenario::from_toml_str(&family_text(kind, n), &format!("{kind}-family"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// XFS on a ublk device with queue depth `n` and `n` identical writers
+/// (write + fsync twice each): `gen.sh ublk n`.
+pub fn ublk_family(n: usize) -> Scenario {
+    family("ublk", n)
+}
