@@ -19,3 +19,5 @@ pub use scenario::{Scenario, ScenarioError};
 pub use sim::{Choice, ChoiceKind, EvKind, Event, Events, Sim, Status};
 pub use story::{Resource, WaitEdge};
 pub use world::World;
+#[cfg(test)]
+mod census;
