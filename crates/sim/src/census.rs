@@ -3,7 +3,7 @@
 //! writer states, the handler threads), for `bench/check-scale` and the
 //! growth analysis in BENCHMARKS.md. Run it with
 //! `cargo test -p reclaimscope-sim --release --lib census -- --ignored --nocapture`
-//! (minutes in release; it is a measurement, so it is not in CI).
+//! (about a minute in release; a measurement, so not run in CI).
 //!
 //! What it asserts is the premise of the growth fit: the number of distinct
 //! local states one writer takes (`k`) does not grow with N, so the writer
@@ -109,7 +109,7 @@ fn census(n: usize, policy: &str, limit: usize) -> Census {
 }
 
 #[test]
-#[ignore = "a measurement for bench/check-scale: minutes in release"]
+#[ignore = "a measurement for bench/check-scale: about a minute in release"]
 fn census_of_the_ublk_family() {
     eprintln!(
         "policy               N   states  levels  k  writer-multisets  (pc,st)-multisets  servers  globals"
