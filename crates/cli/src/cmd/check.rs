@@ -16,7 +16,12 @@ use reclaimscope_sim::{Scenario, Sim};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Scenario file (TOML).
-    scenario: PathBuf,
+    #[arg(required_unless_present = "system", conflicts_with = "system")]
+    scenario: Option<PathBuf>,
+    /// Check this machine's storage stack: `probe` then `check`, with
+    /// `--kernel` defaulting to the running kernel's release.
+    #[arg(long)]
+    system: bool,
     /// Policy, e.g. `merged` or `baseline+io-flusher`; `all` checks every
     /// policy and prints one line each. Default: the scenario's policies.
     #[arg(long)]
@@ -123,7 +128,10 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     } else {
         args.kernel.as_deref()
     };
-    let scenario = crate::load::scenario(&args.scenario, single, &args.set)?;
+    let scenario = match &args.scenario {
+        Some(path) => crate::load::scenario(path, single, &args.set)?,
+        None => crate::cmd::probe::system_scenario(single, &args.set)?,
+    };
     let policies = policies(&args, &scenario)?;
     let bounds = bounds(&args)?;
     let budget = MemoryBudget::resolve(args.max_memory.as_deref())?;
@@ -165,18 +173,19 @@ pub fn run(args: Args) -> Result<u8, InputError> {
         livelock: !args.no_livelock,
     };
     if let Some(releases) = releases {
+        // Each release reloads the file with its history applied.
+        let Some(path) = args.scenario.as_deref() else {
+            return Err(InputError(
+                "error: --system takes one release; for several, write the scenario with `reclaimscope probe -o FILE` and check FILE --kernel LIST".into(),
+            ));
+        };
         let mut all = Vec::new();
         for policy in &policies {
             if let Some(bar) = &bar {
                 bar.set_prefix(policy.to_string());
             }
             all.push(crate::kernels::series(
-                &args.scenario,
-                &releases,
-                &args.set,
-                *policy,
-                &opts,
-                plan,
+                path, &releases, &args.set, *policy, &opts, plan,
             )?);
         }
         if let Some(bar) = &bar {
