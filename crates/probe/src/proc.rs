@@ -169,8 +169,11 @@ pub fn holders(root: &Root, nodes: &[String]) -> Holders {
 /// newest tree read; outside that range the bits are not trusted.
 const PR_IO_FLUSHER: u64 = 0x0008_0000 | 0x0010_0000;
 
+/// Whether `kernel` is in a series (5.6 ..= 6.12) whose PF_ values were
+/// read. By series, not by version: `KernelVersion` orders point releases,
+/// so 6.12.9 sorts after 6.12 yet has 6.12's sched.h.
 fn io_flusher_bits_known(kernel: Option<KernelVersion>) -> bool {
-    kernel.is_some_and(|v| v >= KernelVersion::new(5, 6) && v <= KernelVersion::new(6, 12))
+    kernel.is_some_and(|v| (5, 6) <= (v.major, v.minor) && (v.major, v.minor) <= (6, 12))
 }
 
 /// A serving process: comm, PR_SET_IO_FLUSHER, its regular open files, cwd.
@@ -251,5 +254,16 @@ mod tests {
                 device: None,
             }]
         );
+    }
+
+    #[test]
+    fn io_flusher_bits_are_known_for_every_point_release_of_the_read_series() {
+        let k = |s: &str| Some(KernelVersion::parse(s).unwrap());
+        assert!(io_flusher_bits_known(k("6.12.9-amd64")));
+        assert!(io_flusher_bits_known(k("5.6")));
+        assert!(io_flusher_bits_known(k("6.1.0-18-amd64")));
+        assert!(!io_flusher_bits_known(k("5.5.19")));
+        assert!(!io_flusher_bits_known(k("6.13")));
+        assert!(!io_flusher_bits_known(None));
     }
 }

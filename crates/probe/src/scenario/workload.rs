@@ -5,6 +5,7 @@ use super::devices::{Builder, Modelled, chain};
 use super::{HEADROOM, MAX_WORKLOAD_TASKS};
 use crate::toml::Table;
 use crate::topology::{DevKind, Process, Source, Topology};
+use reclaimscope_model::history::{InodeReclaim, KernelParams, KernelVersion};
 
 /// Filesystems whose device is more than a disk (a loop, daemon, dm or md
 /// device, a partition of one, or FUSE).
@@ -184,8 +185,11 @@ pub(super) fn workload(
                 ft.set_c(
                     "dirty_inodes",
                     1u16,
-                    "of those, one whose reclaim writes to the device and waits",
+                    "of those, one dirty: see inode_reclaim for whether reclaim writes it",
                 );
+                if let Some((mode, why)) = inode_reclaim(&f.fstype, t.kernel.as_deref()) {
+                    ft.set_c("inode_reclaim", mode, why);
+                }
             }
             if tasks.len() < MAX_WORKLOAD_TASKS {
                 let mut tt = Table::array("task");
@@ -225,5 +229,47 @@ pub(super) fn workload(
         locks,
         tasks,
         names: workload,
+    }
+}
+
+/// What the superblock shrinker of an `fstype` does with a dirty inode on
+/// the probed kernel, written out so that checking the file without
+/// `--kernel` gives the same answer as `check --system` (which applies the
+/// release and sets the same key; `--kernel` on the file overrides it).
+/// `None`: a type whose shrinker is not known, left at the scenario
+/// default (write and wait, the worst case).
+fn inode_reclaim(fstype: &str, kernel: Option<&str>) -> Option<(&'static str, String)> {
+    match fstype {
+        // The VFS inode LRU: `prune_icache_sb` -> `inode_lru_isolate`
+        // (fs/inode.c) takes a dirty inode off the LRU instead of evicting
+        // it and skips one with page cache; the flusher writes it.
+        "ext4" | "btrfs" => Some((
+            "skip-dirty",
+            "inode_lru_isolate leaves dirty inodes to the flusher (every release)".into(),
+        )),
+        "xfs" => {
+            let v = kernel.and_then(|k| KernelVersion::parse(k).ok());
+            let Some(v) = v else {
+                return Some((
+                    "write-and-wait",
+                    "kernel unknown: the worst case, xfs_reclaim_inode before v5.9".into(),
+                ));
+            };
+            Some(match KernelParams::for_version(v).xfs_inode_reclaim {
+                InodeReclaim::WriteAndWait => (
+                    "write-and-wait",
+                    format!(
+                        "{v}: xfs_reclaim_inode flushes the inode cluster and waits (before 617825fe3489, v5.9)"
+                    ),
+                ),
+                InodeReclaim::SkipDirty => (
+                    "skip-dirty",
+                    format!(
+                        "{v}: xfs_reclaim_inode skips dirty inodes and pushes the AIL (617825fe3489, v5.9)"
+                    ),
+                ),
+            })
+        }
+        _ => None,
     }
 }
