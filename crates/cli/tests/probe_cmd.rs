@@ -110,6 +110,32 @@ fn check_system_takes_the_kernel_and_policy_all() {
 }
 
 #[test]
+fn check_system_with_a_release_list_checks_the_one_probed_stack_on_each() {
+    let out = bin(&[
+        "check",
+        "--system",
+        "--kernel",
+        "4.19,6.1",
+        "--policy",
+        "baseline",
+        "--threads",
+        "1",
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("by kernel release"), "{stdout}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("  4.19 ") || l.starts_with("  6.1 "))
+        .collect();
+    assert_eq!(rows.len(), 2, "one row per release: {stdout}");
+}
+
+#[test]
 fn probe_root_fixture_to_a_file_then_check_it() {
     let dir = tmp("fx");
     std::fs::create_dir_all(&dir).unwrap();

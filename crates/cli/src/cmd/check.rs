@@ -128,9 +128,17 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     } else {
         args.kernel.as_deref()
     };
+    // `--system`: probe once; a release list checks that one stack on
+    // each release (kernels::series_of), one release or none applies it.
+    let mut probed = None;
     let scenario = match &args.scenario {
         Some(path) => crate::load::scenario(path, single, &args.set)?,
-        None => crate::cmd::probe::system_scenario(single, &args.set)?,
+        None => {
+            let (base, running) = crate::cmd::probe::system_base()?;
+            let k = single.map(str::to_string).or(running);
+            probed = releases.is_some().then(|| base.clone());
+            crate::cmd::probe::at_kernel(base, k, &args.set)?
+        }
     };
     let policies = policies(&args, &scenario)?;
     let bounds = bounds(&args)?;
@@ -173,20 +181,24 @@ pub fn run(args: Args) -> Result<u8, InputError> {
         livelock: !args.no_livelock,
     };
     if let Some(releases) = releases {
-        // Each release reloads the file with its history applied.
-        let Some(path) = args.scenario.as_deref() else {
-            return Err(InputError(
-                "error: --system takes one release; for several, write the scenario with `reclaimscope probe -o FILE` and check FILE --kernel LIST".into(),
-            ));
-        };
+        // Each release reloads the file (or re-applies history to the
+        // probed stack) with its history applied.
         let mut all = Vec::new();
         for policy in &policies {
             if let Some(bar) = &bar {
                 bar.set_prefix(policy.to_string());
             }
-            all.push(crate::kernels::series(
-                path, &releases, &args.set, *policy, &opts, plan,
-            )?);
+            all.push(match (&probed, &args.scenario) {
+                (Some(base), _) => {
+                    crate::kernels::series_of(base, &releases, &args.set, *policy, &opts, plan)?
+                }
+                (None, Some(path)) => {
+                    crate::kernels::series(path, &releases, &args.set, *policy, &opts, plan)?
+                }
+                (None, None) => {
+                    return Err(InputError("error: no scenario and no --system".into()));
+                }
+            });
         }
         if let Some(bar) = &bar {
             bar.finish_and_clear();

@@ -74,16 +74,24 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     Ok(0)
 }
 
-/// `check --system`: probe `/`, load the scenario, apply `--kernel`
-/// (default: the running kernel's release) and `--set`.
-pub fn system_scenario(kernel: Option<&str>, sets: &[String]) -> Result<Scenario, InputError> {
+/// `check --system`: probe `/` into a scenario with no release applied, and the running
+/// kernel's release if /proc said it.
+pub fn system_base() -> Result<(Scenario, Option<String>), InputError> {
     let root = Root::new("/");
     let w = probe_root(&root);
     print_notes(&w);
     let origin = "<probed system>";
-    let mut sc = Scenario::from_toml_str(&w.toml, origin)
+    let sc = Scenario::from_toml_str(&w.toml, origin)
         .map_err(|e| crate::load::scenario_error(&w.toml, &e))?;
-    let k = kernel.map(str::to_string).or(w.kernel.clone());
+    Ok((sc, w.kernel.clone()))
+}
+
+/// Apply release `k` (if known) then every `--set` to a probed scenario.
+pub fn at_kernel(
+    mut sc: Scenario,
+    k: Option<String>,
+    sets: &[String],
+) -> Result<Scenario, InputError> {
     if let Some(k) = &k {
         sc.apply_overrides(Some(k), &[])
             .map_err(|e| crate::load::scenario_error(k, &e))?;
