@@ -233,43 +233,31 @@ pub(super) fn workload(
 }
 
 /// What the superblock shrinker of an `fstype` does with a dirty inode on
-/// the probed kernel, written out so that checking the file without
-/// `--kernel` gives the same answer as `check --system` (which applies the
-/// release and sets the same key; `--kernel` on the file overrides it).
-/// `None`: a type whose shrinker is not known, left at the scenario
-/// default (write and wait, the worst case).
+/// the probed kernel (the model's `KernelParams::inode_reclaim`), written
+/// out so that checking the file without `--kernel` gives the same answer
+/// as `check --system` (`--kernel` on the file sets it again). `None`: a
+/// type the model does not know, left at the scenario default (write and
+/// wait, the worst case).
 fn inode_reclaim(fstype: &str, kernel: Option<&str>) -> Option<(&'static str, String)> {
-    match fstype {
-        // The VFS inode LRU: `prune_icache_sb` -> `inode_lru_isolate`
-        // (fs/inode.c) takes a dirty inode off the LRU instead of evicting
-        // it and skips one with page cache; the flusher writes it.
-        "ext4" | "btrfs" => Some((
+    let v = kernel.and_then(|k| KernelVersion::parse(k).ok());
+    let Some(v) = v else {
+        return Some((
+            "write-and-wait",
+            "kernel unknown: the worst case (XFS before v5.9)".into(),
+        ));
+    };
+    Some(match KernelParams::for_version(v).inode_reclaim(fstype)? {
+        InodeReclaim::WriteAndWait => (
+            "write-and-wait",
+            format!(
+                "{v}: the shrinker writes a dirty inode and waits (xfs_reclaim_inode before 617825fe3489, v5.9)"
+            ),
+        ),
+        InodeReclaim::SkipDirty => (
             "skip-dirty",
-            "inode_lru_isolate leaves dirty inodes to the flusher (every release)".into(),
-        )),
-        "xfs" => {
-            let v = kernel.and_then(|k| KernelVersion::parse(k).ok());
-            let Some(v) = v else {
-                return Some((
-                    "write-and-wait",
-                    "kernel unknown: the worst case, xfs_reclaim_inode before v5.9".into(),
-                ));
-            };
-            Some(match KernelParams::for_version(v).xfs_inode_reclaim {
-                InodeReclaim::WriteAndWait => (
-                    "write-and-wait",
-                    format!(
-                        "{v}: xfs_reclaim_inode flushes the inode cluster and waits (before 617825fe3489, v5.9)"
-                    ),
-                ),
-                InodeReclaim::SkipDirty => (
-                    "skip-dirty",
-                    format!(
-                        "{v}: xfs_reclaim_inode skips dirty inodes and pushes the AIL (617825fe3489, v5.9)"
-                    ),
-                ),
-            })
-        }
-        _ => None,
-    }
+            format!(
+                "{v}: the shrinker leaves dirty inodes to writeback (inode_lru_isolate; xfs_reclaim_inode from v5.9)"
+            ),
+        ),
+    })
 }
