@@ -132,9 +132,22 @@ pub fn series(
     plan: Plan,
 ) -> Result<Series, InputError> {
     let base = load::scenario(path, None, &[])?;
+    series_of(&base, releases, sets, policy, opts, plan)
+}
+
+/// [`series`] of a scenario already loaded with no release applied (the
+/// probed machine of `check --system`).
+pub fn series_of(
+    base: &Scenario,
+    releases: &[Release],
+    sets: &[String],
+    policy: Policy,
+    opts: &Options,
+    plan: Plan,
+) -> Result<Series, InputError> {
     let mut rows: Vec<Row> = Vec::new();
     for r in releases {
-        let sc = at_release(&base, r, None, sets)?;
+        let sc = at_release(base, r, None, sets)?;
         let outcome = check(&sc, policy, opts, plan)?;
         let mut row = Row {
             kernel: r.text.clone(),
@@ -156,7 +169,7 @@ pub fn series(
                         history::has(id, a.version)
                     }
                 });
-                let flipped = at_release(&base, &a, Some(&p), sets)?;
+                let flipped = at_release(base, &a, Some(&p), sets)?;
                 if check(&flipped, policy, opts, plan)?.verdict == row.outcome.verdict {
                     row.flipped_by.push(FactRef::of(f));
                 }

@@ -37,6 +37,8 @@ enum Command {
     Graph(cmd::graph::Args),
     /// Scan kernel C source for allocation-context bugs.
     Scan(cmd::scan::Args),
+    /// Read this machine's storage stack from /proc and /sys into a scenario.
+    Probe(cmd::probe::Args),
     /// List the policies (fixes argued over on the mailing lists), one line each.
     Policies,
     /// List the scanner's rules, one line each.
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         }
         Command::Completions(a) => cmd::catalogue::completions(a, command()),
         Command::Man(a) => cmd::catalogue::man(a, command()),
+        Command::Probe(a) => cmd::probe::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

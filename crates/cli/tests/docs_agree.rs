@@ -27,7 +27,9 @@ fn options(sub: &str) -> Vec<String> {
 #[test]
 fn every_option_is_documented_under_its_command() {
     let doc = read("docs/cli.md");
-    for sub in ["explain", "run", "check", "compare", "graph", "scan"] {
+    for sub in [
+        "explain", "run", "check", "compare", "graph", "scan", "probe",
+    ] {
         let start = doc
             .find(&format!("\n## {sub} "))
             .unwrap_or_else(|| panic!("docs/cli.md has no section for {sub}"));

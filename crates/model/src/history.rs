@@ -423,6 +423,20 @@ impl KernelParams {
         }
     }
 
+    /// What the superblock shrinker of a filesystem of `fstype` does with a
+    /// dirty inode on this release; `None` for a type whose shrinker is not
+    /// known. ext4 and btrfs evict through the VFS inode LRU
+    /// (`prune_icache_sb` -> `inode_lru_isolate`, fs/inode.c), which takes
+    /// a dirty inode off the LRU for the flusher instead of writing it, on
+    /// every release; XFS reclaims through its own cache (`xfs_reclaim_inode`).
+    pub fn inode_reclaim(&self, fstype: &str) -> Option<InodeReclaim> {
+        match fstype {
+            "xfs" => Some(self.xfs_inode_reclaim),
+            "ext4" | "btrfs" => Some(InodeReclaim::SkipDirty),
+            _ => None,
+        }
+    }
+
     pub fn for_version(v: KernelVersion) -> KernelParams {
         KernelParams::with(v, |id| has(id, v))
     }
@@ -476,6 +490,24 @@ pub fn vmalloc_honours_gfp(v: KernelVersion) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// XFS's `xfs_reclaim_inode` stopped writing dirty inodes in v5.9
+    /// (617825fe3489); the VFS inode LRU of ext4 and btrfs never did.
+    #[test]
+    fn inode_reclaim_by_fs_type_and_release() {
+        let at = |v| KernelParams::for_version(v);
+        let (old, new) = (KernelVersion::new(5, 8), KernelVersion::new(5, 9));
+        assert_eq!(
+            at(old).inode_reclaim("xfs"),
+            Some(InodeReclaim::WriteAndWait)
+        );
+        assert_eq!(at(new).inode_reclaim("xfs"), Some(InodeReclaim::SkipDirty));
+        for v in [KernelVersion::new(4, 19), new] {
+            assert_eq!(at(v).inode_reclaim("ext4"), Some(InodeReclaim::SkipDirty));
+            assert_eq!(at(v).inode_reclaim("btrfs"), Some(InodeReclaim::SkipDirty));
+            assert_eq!(at(v).inode_reclaim("f2fs"), None);
+        }
+    }
 
     #[test]
     fn parses_versions() {

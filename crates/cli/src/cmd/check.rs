@@ -16,7 +16,12 @@ use reclaimscope_sim::{Scenario, Sim};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Scenario file (TOML).
-    scenario: PathBuf,
+    #[arg(required_unless_present = "system", conflicts_with = "system")]
+    scenario: Option<PathBuf>,
+    /// Check this machine's storage stack: `probe` then `check`, with
+    /// `--kernel` defaulting to the running kernel's release.
+    #[arg(long)]
+    system: bool,
     /// Policy, e.g. `merged` or `baseline+io-flusher`; `all` checks every
     /// policy and prints one line each. Default: the scenario's policies.
     #[arg(long)]
@@ -123,7 +128,18 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     } else {
         args.kernel.as_deref()
     };
-    let scenario = crate::load::scenario(&args.scenario, single, &args.set)?;
+    // `--system`: probe once; a release list checks that one stack on
+    // each release (kernels::series_of), one release or none applies it.
+    let mut probed = None;
+    let scenario = match &args.scenario {
+        Some(path) => crate::load::scenario(path, single, &args.set)?,
+        None => {
+            let (base, running) = crate::cmd::probe::system_base()?;
+            let k = single.map(str::to_string).or(running);
+            probed = releases.is_some().then(|| base.clone());
+            crate::cmd::probe::at_kernel(base, k, &args.set)?
+        }
+    };
     let policies = policies(&args, &scenario)?;
     let bounds = bounds(&args)?;
     let budget = MemoryBudget::resolve(args.max_memory.as_deref())?;
@@ -165,19 +181,24 @@ pub fn run(args: Args) -> Result<u8, InputError> {
         livelock: !args.no_livelock,
     };
     if let Some(releases) = releases {
+        // Each release reloads the file (or re-applies history to the
+        // probed stack) with its history applied.
         let mut all = Vec::new();
         for policy in &policies {
             if let Some(bar) = &bar {
                 bar.set_prefix(policy.to_string());
             }
-            all.push(crate::kernels::series(
-                &args.scenario,
-                &releases,
-                &args.set,
-                *policy,
-                &opts,
-                plan,
-            )?);
+            all.push(match (&probed, &args.scenario) {
+                (Some(base), _) => {
+                    crate::kernels::series_of(base, &releases, &args.set, *policy, &opts, plan)?
+                }
+                (None, Some(path)) => {
+                    crate::kernels::series(path, &releases, &args.set, *policy, &opts, plan)?
+                }
+                (None, None) => {
+                    return Err(InputError("error: no scenario and no --system".into()));
+                }
+            });
         }
         if let Some(bar) = &bar {
             bar.finish_and_clear();

@@ -4,5 +4,6 @@ pub mod check;
 pub mod compare;
 pub mod explain;
 pub mod graph;
+pub mod probe;
 pub mod run;
 pub mod scan;

@@ -59,16 +59,11 @@ impl Scenario {
             self.lock_nofs[l] = p.lock_nofs(*k);
         }
         for f in &mut self.fss {
-            match f.fstype.as_str() {
-                "xfs" => {
-                    f.inode_reclaim = p.xfs_inode_reclaim;
-                    f.inactivate_in_reclaim = p.xfs_inactivate_in_reclaim;
-                }
-                // The VFS inode LRU (`prune_icache_sb` -> `inode_lru_isolate`)
-                // never holds a dirty inode: the flusher writes those. Only
-                // XFS reclaims inodes through its own cache and wrote them.
-                "ext4" | "btrfs" => f.inode_reclaim = InodeReclaim::SkipDirty,
-                _ => {}
+            if let Some(r) = p.inode_reclaim(&f.fstype) {
+                f.inode_reclaim = r;
+            }
+            if f.fstype == "xfs" {
+                f.inactivate_in_reclaim = p.xfs_inactivate_in_reclaim;
             }
         }
     }
