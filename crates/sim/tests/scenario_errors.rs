@@ -114,6 +114,37 @@ fn other_mistakes() {
     }
 }
 
+/// A keyword value the loader does not know points at the value and lists
+/// the known ones.
+#[test]
+fn unknown_keywords_point_at_the_value() {
+    for (extra, want) in [
+        (
+            "[[bufio]]\nname = \"b\"\ndev = \"sda\"\nalloc = \"zz\"\n",
+            "unknown bufio alloc `zz`; known: noio-under-lock, nowait-then-noio",
+        ),
+        (
+            "[[lock]]\nname = \"l\"\nkind = \"zz\"\n",
+            "unknown lock kind `zz`; known: mutex, jbd2-handle, xfs-transaction, btrfs-transaction",
+        ),
+        (
+            "[[fs]]\nname = \"b\"\ndev = \"sda\"\ninode_reclaim = \"zz\"\n",
+            "unknown inode_reclaim `zz`; known: write-and-wait, skip-dirty",
+        ),
+    ] {
+        let e = err(extra);
+        assert_eq!(e.message, want, "{extra}");
+        assert_eq!((e.line, e.col), pos(extra, "\"zz\""), "{extra}");
+    }
+    let src = BASE.replace("[memory]", "vmalloc = \"zz\"\n[memory]");
+    let e = Scenario::from_toml_str(&src, "t.toml").unwrap_err();
+    assert_eq!(
+        e.message,
+        "unknown vmalloc mode `zz`; known: legacy, modern"
+    );
+    assert_eq!((e.line, e.col), (2, 11));
+}
+
 #[test]
 fn set_keys_are_checked() {
     let mut sc = Scenario::from_toml_str(BASE, "t.toml").unwrap();

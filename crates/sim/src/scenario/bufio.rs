@@ -59,27 +59,17 @@ impl RawBufio {
         let (_, dev) = names.get(&b.dev, &["device"])?;
         let gate = match &b.gate {
             None => BufioGate::Workqueue,
-            Some(g) => parse_gate(g.get_ref()).ok_or_else(|| {
-                e.at(
-                    g.span(),
-                    format!(
-                        "unknown bufio gate `{}`; known: io, fs, trylock, workqueue",
-                        g.get_ref()
-                    ),
-                )
-            })?,
+            Some(g) => keyword(e, g, "bufio gate", "io, fs, trylock, workqueue", parse_gate)?,
         };
         let alloc = match &b.alloc {
             None => BufioAlloc::NowaitThenNoio,
-            Some(a) => parse_alloc(a.get_ref()).ok_or_else(|| {
-                e.at(
-                    a.span(),
-                    format!(
-                        "unknown bufio alloc `{}`; known: noio-under-lock, nowait-then-noio",
-                        a.get_ref()
-                    ),
-                )
-            })?,
+            Some(a) => keyword(
+                e,
+                a,
+                "bufio alloc",
+                "noio-under-lock, nowait-then-noio",
+                parse_alloc,
+            )?,
         };
         Ok(Bufio {
             name: b.name.get_ref().clone(),

@@ -94,15 +94,13 @@ impl RawFs {
             write_through: f.write_through,
             inode_reclaim: match &f.inode_reclaim {
                 None => InodeReclaim::WriteAndWait,
-                Some(r) => InodeReclaim::parse(r.get_ref()).ok_or_else(|| {
-                    e.at(
-                        r.span(),
-                        format!(
-                            "unknown inode_reclaim `{}`; known: write-and-wait, skip-dirty",
-                            r.get_ref()
-                        ),
-                    )
-                })?,
+                Some(r) => keyword(
+                    e,
+                    r,
+                    "inode_reclaim",
+                    "write-and-wait, skip-dirty",
+                    InodeReclaim::parse,
+                )?,
             },
             inactivate_in_reclaim: f.inactivate_in_reclaim.unwrap_or(true),
         })

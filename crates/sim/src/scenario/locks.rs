@@ -27,15 +27,13 @@ pub(super) fn define(
         locks.push(l.name.get_ref().clone());
         lock_kinds.push(match &l.kind {
             None => LockKind::Mutex,
-            Some(k) => LockKind::parse(k.get_ref()).ok_or_else(|| {
-                e.at(
-                    k.span(),
-                    format!(
-                        "unknown lock kind `{}`; known: mutex, jbd2-handle, xfs-transaction, btrfs-transaction",
-                        k.get_ref()
-                    ),
-                )
-            })?,
+            Some(k) => keyword(
+                e,
+                k,
+                "lock kind",
+                "mutex, jbd2-handle, xfs-transaction, btrfs-transaction",
+                LockKind::parse,
+            )?,
         });
     }
     for b in bufios {

@@ -39,7 +39,7 @@ use reclaimscope_model::reclaim::BufioGate;
 use reclaimscope_model::task::Scope;
 use reclaimscope_model::{Gfp, Policy};
 use serde::Deserialize;
-use source::{check_span, control_char, gfp_at};
+use source::{check_span, control_char, gfp_at, keyword};
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
@@ -319,15 +319,7 @@ fn build(raw: RawScenario, e: &Errs) -> Result<Scenario, ScenarioError> {
     };
     let vmalloc = match &raw.vmalloc {
         None => VmallocMode::Modern,
-        Some(v) => parse_vmalloc(v.get_ref()).ok_or_else(|| {
-            e.at(
-                v.span(),
-                format!(
-                    "unknown vmalloc mode `{}`; known: legacy, modern",
-                    v.get_ref()
-                ),
-            )
-        })?,
+        Some(v) => keyword(e, v, "vmalloc mode", "legacy, modern", parse_vmalloc)?,
     };
     let mut sc = Scenario {
         name: raw

@@ -93,6 +93,23 @@ pub(crate) fn string_body_offset(src: &str, span: &Range<usize>, value: &str) ->
     (raw.get(1..raw.len().saturating_sub(1)) == Some(value)).then_some(span.start + 1)
 }
 
+/// A keyword value (`gate = "fs"`): `parse` it, or an error at the value
+/// listing the `known` ones.
+pub(super) fn keyword<T>(
+    e: &Errs,
+    v: &Spanned<String>,
+    what: &str,
+    known: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, ScenarioError> {
+    parse(v.get_ref()).ok_or_else(|| {
+        e.at(
+            v.span(),
+            format!("unknown {what} `{}`; known: {known}", v.get_ref()),
+        )
+    })
+}
+
 /// A gfp expression in a TOML string, its errors pointing inside the string.
 pub(super) fn gfp_at(e: &Errs, g: &Spanned<String>) -> Result<Gfp, ScenarioError> {
     parse_gfp(g.get_ref()).map_err(|(span, msg)| {
