@@ -234,6 +234,31 @@ fn control_byte_in_a_comment() {
     assert!(!e.message.contains('\u{1b}'));
 }
 
+/// A file cut off after `key = ` (the toml crate's error has no message
+/// there) is an error at the end that says so.
+#[test]
+fn file_ending_after_a_key() {
+    let src = format!("{BASE}[[lock]]\nname = ");
+    let e = Scenario::from_toml_str(&src, "t.toml").unwrap_err();
+    assert_eq!(e.message, "unexpected end of file");
+    assert_eq!(e.line, src.lines().count());
+    assert_eq!(e.col, "name = ".len() + 1);
+}
+
+/// TOML takes a carriage return only in a CRLF line end: a bare one (an
+/// old Mac line end, or a mangled paste) is an error at the character,
+/// with a message (the toml crate's own error for it has none); a file
+/// written with CRLF line ends loads.
+#[test]
+fn bare_carriage_return() {
+    let src = BASE.replace("name = \"t\"\n", "name = \"t\" # a\rb\n");
+    let e = Scenario::from_toml_str(&src, "t.toml").unwrap_err();
+    assert!(e.message.contains("control character U+000D"), "{e}");
+    assert_eq!((e.line, e.col), (1, 15));
+    let crlf = BASE.replace('\n', "\r\n");
+    assert!(Scenario::from_toml_str(&crlf, "t.toml").is_ok());
+}
+
 /// `--set` goes through the file's checks: threads 1..=8, queue_depth >= 1, watermark
 /// order, dirty_inodes <= inodes; a refused value leaves the scenario as it was.
 #[test]

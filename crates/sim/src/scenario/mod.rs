@@ -148,14 +148,21 @@ impl Scenario {
             return Err(e.at(
                 i..i + c.len_utf8(),
                 format!(
-                    "control character U+{:04X} is not allowed in a scenario file (TOML allows tab, newline and carriage return; inside a string write it as \\u{:04X})",
+                    "control character U+{:04X} is not allowed in a scenario file (TOML allows tab, newline and CRLF line ends; inside a string write it as \\u{:04X})",
                     c as u32, c as u32
                 ),
             ));
         }
         let raw: RawScenario = toml::from_str(src).map_err(|err| {
             let span = err.span().unwrap_or(0..0);
-            e.at(span, err.message().to_string())
+            // The toml crate has no message for some inputs, e.g. one that
+            // ends right after `key = `.
+            let message = match err.message().trim() {
+                "" if span.start >= src.trim_end().len() => "unexpected end of file".to_string(),
+                "" => "invalid TOML".to_string(),
+                m => m.to_string(),
+            };
+            e.at(span, message)
         })?;
         build(raw, &e)
     }

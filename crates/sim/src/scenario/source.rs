@@ -38,11 +38,17 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
 }
 
 /// The first control character TOML forbids anywhere in a document (in
-/// comments and strings alike): everything below U+0020 but tab, newline
-/// and carriage return, and DEL.
+/// comments and strings alike): everything below U+0020 but tab and
+/// newline, and DEL. A carriage return is allowed only as the first half
+/// of a CRLF newline; a bare one would reach the toml parser, whose error
+/// for it has an empty message.
 pub(super) fn control_char(src: &str) -> Option<(usize, char)> {
-    src.char_indices()
-        .find(|&(_, c)| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{7f}')
+    let bytes = src.as_bytes();
+    src.char_indices().find(|&(i, c)| match c {
+        '\r' => bytes.get(i + 1) != Some(&b'\n'),
+        '\t' | '\n' => false,
+        c => c < ' ' || c == '\u{7f}',
+    })
 }
 
 /// Builds errors pointing into one source text.
