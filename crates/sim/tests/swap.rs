@@ -41,7 +41,8 @@ program = ["lock ext4.journal", "alloc gfp=GFP_NOFS pages=1", "unlock ext4.journ
 /// GFP_NOFS keeps __GFP_IO, so reclaim may swap (shrink_folio_list /
 /// add_to_swap); the swap bio goes to loop0, whose worker writes the file
 /// on ext4 under ext4's journal, which the allocating task holds: the same
-/// cycle as seed 000 with anonymous memory in the dm-bufio shrinker's place.
+/// cycle as "[PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-29)
+/// describes, with anonymous memory in the dm-bufio shrinker's place.
 #[test]
 fn nofs_swap_out_through_loop_deadlocks_on_the_journal() {
     let sc = Scenario::from_toml_str(SWAP_ON_LOOP, "swap-on-loop.toml").unwrap();
