@@ -49,8 +49,16 @@ fn explain_takes_the_same_kernel_strings_as_check() {
         let (code, _, err) = common::run("explain", &["GFP_KERNEL", "--kernel", k]);
         no_panic(&err);
         assert_eq!(code, 2, "--kernel {k:?}: {err}");
+        assert!(err.starts_with("--kernel:1:1: error: "), "{k:?}: {err}");
         assert!(err.contains("is not a kernel version"), "{k:?}: {err}");
     }
+    // Before v4.4 (__GFP_WAIT) explain has no model: also an error there.
+    let (code, _, err) = common::run("explain", &["GFP_KERNEL", "--kernel", "4.3"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.starts_with("--kernel:1:1: error: 4.3 predates"),
+        "{err}"
+    );
     // A uname -r string works in both.
     let (code, out, err) = common::run("explain", &["GFP_KERNEL", "--kernel", "6.1.0-18-amd64"]);
     assert_eq!(code, 0, "{err}");
