@@ -16,6 +16,16 @@ fn no_panic(err: &str) {
     );
 }
 
+/// `reclaimscope SUB ARGS` must fail with exit 2 and an error starting
+/// with `prefix`, without a panic; returns the error text.
+fn rejected(sub: &str, args: &[&str], prefix: &str) -> String {
+    let (code, _, err) = common::run(sub, args);
+    no_panic(&err);
+    assert_eq!(code, 2, "{sub} {args:?}: {err}");
+    assert!(err.starts_with(prefix), "{sub} {args:?}: {err}");
+    err
+}
+
 #[test]
 fn check_rejects_kernel_versions_that_are_not_releases_at_their_column() {
     let s1 = common::scenario("s1-");
@@ -34,11 +44,11 @@ fn check_rejects_kernel_versions_that_are_not_releases_at_their_column() {
         ("6.1,,5.4", 5), // the empty element of a list
         ("5.4,banana", 5),
     ] {
-        let (code, _, err) = common::run("check", &[&s1, "--kernel", k]);
-        no_panic(&err);
-        assert_eq!(code, 2, "--kernel {k:?}: {err}");
-        let want = format!("--kernel:1:{col}: error: ");
-        assert!(err.starts_with(&want), "--kernel {k:?}: {err}");
+        let err = rejected(
+            "check",
+            &[&s1, "--kernel", k],
+            &format!("--kernel:1:{col}: error: "),
+        );
         assert!(err.contains("is not a kernel version"), "{err}");
     }
 }
@@ -46,19 +56,13 @@ fn check_rejects_kernel_versions_that_are_not_releases_at_their_column() {
 #[test]
 fn explain_takes_the_same_kernel_strings_as_check() {
     for k in ["99999999999999999999.1", "6.", "", "6.1.x", "6.1.2.3"] {
-        let (code, _, err) = common::run("explain", &["GFP_KERNEL", "--kernel", k]);
-        no_panic(&err);
-        assert_eq!(code, 2, "--kernel {k:?}: {err}");
-        assert!(err.starts_with("--kernel:1:1: error: "), "{k:?}: {err}");
+        let args = ["GFP_KERNEL", "--kernel", k];
+        let err = rejected("explain", &args, "--kernel:1:1: error: ");
         assert!(err.contains("is not a kernel version"), "{k:?}: {err}");
     }
     // Before v4.4 (__GFP_WAIT) explain has no model: also an error there.
-    let (code, _, err) = common::run("explain", &["GFP_KERNEL", "--kernel", "4.3"]);
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.starts_with("--kernel:1:1: error: 4.3 predates"),
-        "{err}"
-    );
+    let args = ["GFP_KERNEL", "--kernel", "4.3"];
+    rejected("explain", &args, "--kernel:1:1: error: 4.3 predates");
     // A uname -r string works in both.
     let (code, out, err) = common::run("explain", &["GFP_KERNEL", "--kernel", "6.1.0-18-amd64"]);
     assert_eq!(code, 0, "{err}");
@@ -77,11 +81,11 @@ fn set_values_out_of_range_are_errors_at_the_value() {
         ("", 1),
         ("=", 1),
     ] {
-        let (code, _, err) = common::run("check", &[&s1, "--set", set]);
-        no_panic(&err);
-        assert_eq!(code, 2, "--set {set:?}: {err}");
-        let want = format!("--set:1:{col}: error: ");
-        assert!(err.starts_with(&want), "--set {set:?}: {err}");
+        rejected(
+            "check",
+            &[&s1, "--set", set],
+            &format!("--set:1:{col}: error: "),
+        );
     }
 }
 
@@ -89,10 +93,8 @@ fn set_values_out_of_range_are_errors_at_the_value() {
 fn max_memory_garbage_is_an_error() {
     let s1 = common::scenario("s1-");
     for m in ["", "lots", "1X", "G", "-1", "nan", "inf"] {
-        let (code, _, err) = common::run("check", &[&s1, &format!("--max-memory={m}")]);
-        no_panic(&err);
-        assert_eq!(code, 2, "--max-memory {m:?}: {err}");
-        assert!(err.starts_with("error: --max-memory: "), "{err}");
+        let arg = format!("--max-memory={m}");
+        rejected("check", &[&s1, &arg], "error: --max-memory: ");
     }
 }
 
