@@ -91,12 +91,14 @@ pub fn default_budget(available: Option<u64>, cgroup_room: Option<u64>) -> Optio
     })
 }
 
-/// `MemAvailable` of /proc/meminfo, in bytes.
+/// `MemAvailable` of /proc/meminfo, in bytes. A line that does not parse,
+/// or a count past `u64` bytes, is no answer (the bound then comes from
+/// the cgroup, or there is none), never a panic.
 pub fn mem_available(meminfo: &str) -> Option<u64> {
     meminfo.lines().find_map(|l| {
         let rest = l.strip_prefix("MemAvailable:")?;
         let kb: u64 = rest.trim().strip_suffix("kB")?.trim().parse().ok()?;
-        Some(kb * 1024)
+        kb.checked_mul(1024)
     })
 }
 
@@ -104,7 +106,12 @@ pub fn mem_available(meminfo: &str) -> Option<u64> {
 /// or v1 `memory.limit_in_bytes`), if there is a limit.
 fn cgroup_room() -> Option<u64> {
     let cg = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let root = std::path::Path::new("/sys/fs/cgroup");
+    cgroup_room_in(std::path::Path::new("/sys/fs/cgroup"), &cg)
+}
+
+/// [`cgroup_room`] for the cgroup hierarchy mounted at `root`, given the
+/// text of `/proc/self/cgroup`. Text that does not parse means no limit.
+fn cgroup_room_in(root: &std::path::Path, cg: &str) -> Option<u64> {
     let read = |p: std::path::PathBuf| -> Option<u64> {
         std::fs::read_to_string(p).ok()?.trim().parse().ok()
     };
@@ -178,6 +185,63 @@ mod tests {
         assert_eq!(b.total, 1 << 29);
         assert_eq!(default_budget(None, None), None);
         assert_eq!(mem_available("MemTotal: 5 kB\n"), None);
+    }
+
+    /// /proc/meminfo is the kernel's (`meminfo_proc_show`, fs/proc/meminfo.c:
+    /// `MemAvailable:` then the count in kB), but a container or a test
+    /// harness can bind anything over it: garbage is no answer, never a
+    /// panic or a wrapped-around bound.
+    #[test]
+    fn garbage_meminfo_gives_no_default() {
+        for text in [
+            "",
+            "\0\0\0",
+            "MemAvailable:",
+            "MemAvailable: kB",
+            "MemAvailable: -5 kB",
+            "MemAvailable: 12 MB",
+            "MemAvailable: 1.5 kB",
+            "MemAvailable: 99999999999999999999 kB",
+            // Parses as u64 but overflows once turned into bytes.
+            "MemAvailable: 18446744073709551615 kB",
+        ] {
+            assert_eq!(mem_available(text), None, "{text:?}");
+        }
+        // The largest count that fits in bytes is kept exactly.
+        let max_kb = u64::MAX / 1024;
+        assert_eq!(
+            mem_available(&format!("MemAvailable: {max_kb} kB")),
+            Some(max_kb * 1024)
+        );
+    }
+
+    /// The cgroup files (`memory.max`, `memory.current` in cgroup v2;
+    /// `memory.limit_in_bytes` in v1) as a scratch hierarchy: "max" or an
+    /// unparseable value is no limit, usage above the limit is no room.
+    #[test]
+    fn garbage_cgroup_files_are_no_limit() {
+        let root = std::env::temp_dir().join(format!("rs-cgroup-{}", std::process::id()));
+        let dir = root.join("user.slice");
+        std::fs::create_dir_all(&dir).unwrap();
+        let cg = "0::/user.slice\n";
+        let write = |max: &str, cur: &str| {
+            std::fs::write(dir.join("memory.max"), max).unwrap();
+            std::fs::write(dir.join("memory.current"), cur).unwrap();
+        };
+        write("1073741824\n", "1048576\n");
+        assert_eq!(cgroup_room_in(&root, cg), Some((1 << 30) - (1 << 20)));
+        write("max\n", "5\n");
+        assert_eq!(cgroup_room_in(&root, cg), None);
+        write("\u{0}garbage", "5");
+        assert_eq!(cgroup_room_in(&root, cg), None);
+        write("1024", "999999999999999999999");
+        assert_eq!(cgroup_room_in(&root, cg), Some(1024));
+        write("1024", "4096");
+        assert_eq!(cgroup_room_in(&root, cg), Some(0));
+        // No v2 line and no memory controller: nothing to read.
+        assert_eq!(cgroup_room_in(&root, "garbage\n\n:::\n"), None);
+        assert_eq!(cgroup_room_in(&root, ""), None);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -45,13 +45,13 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(e) => {
             eprintln!(
-                "error: {e}\nusage: reclaimscope-fuzz-driver [--target gfp_expr|scenario|scan_file]... [--execs N] [--seed S] [--crashes DIR]"
+                "error: {e}\nusage: reclaimscope-fuzz-driver [--target gfp_expr|scenario|scan_file|kernel_version|unified_diff]... [--execs N] [--seed S] [--crashes DIR]"
             );
             return ExitCode::from(2);
         }
     };
     println!(
-        "{:<10} {:>10} {:>9} {:>10} {:>8}",
+        "{:<14} {:>10} {:>9} {:>10} {:>8}",
         "target", "execs", "seconds", "execs/s", "crashes"
     );
     let mut total_crashes = 0;
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         let crashes = run_target(t, &opts);
         let secs = start.elapsed().as_secs_f64();
         println!(
-            "{:<10} {:>10} {:>9.1} {:>10.0} {:>8}",
+            "{:<14} {:>10} {:>9.1} {:>10.0} {:>8}",
             t.name,
             opts.execs,
             secs,

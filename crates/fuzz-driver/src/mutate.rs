@@ -83,6 +83,41 @@ pub fn dictionary(target: &str) -> &'static [&'static str] {
             " | __GFP_NOWARN",
             "\n",
         ],
+        "kernel_version" => &[
+            ".",
+            "-",
+            "+",
+            "v",
+            "rc1",
+            "-rc",
+            "el9.x86_64",
+            "amd64",
+            "99999999999999999999",
+            "65535",
+            "65536",
+            "0",
+            " ",
+            "\u{fffd}",
+        ],
+        "unified_diff" => &[
+            "\n+++ b/",
+            "\n--- a/",
+            "\n@@ -1,3 +1,4 @@\n",
+            "@@ ",
+            " @@",
+            "\n+",
+            "\n-",
+            "\n ",
+            "\n\\ No newline at end of file\n",
+            ",",
+            "+18446744073709551615",
+            "-18446744073709551616",
+            "/dev/null",
+            "\t",
+            "\n",
+            "\r\n",
+            "diff --git a/x b/x\n",
+        ],
         _ => &[
             "{",
             "}",
@@ -160,6 +195,17 @@ pub fn load_seeds(root: &Path, t: &crate::Target) -> Vec<Vec<u8>> {
                 }
             }
         }
+    }
+    if t.name == "kernel_version" {
+        seeds.extend(crate::KERNEL_SEEDS.iter().map(|s| s.as_bytes().to_vec()));
+        // Every release the history facts name, as `--kernel` takes it.
+        for f in reclaimscope_model::history::FACTS {
+            seeds.push(f.since.to_string().into_bytes());
+            seeds.extend(f.stable.iter().map(|v| v.to_string().into_bytes()));
+        }
+    }
+    if t.name == "unified_diff" {
+        seeds.extend(crate::DIFF_SEEDS.iter().map(|s| s.as_bytes().to_vec()));
     }
     if seeds.is_empty() {
         seeds.push(Vec::new());

@@ -35,3 +35,35 @@ fn the_inputs_that_used_to_abort_pass_every_target() {
         }
     }
 }
+
+/// Hostile `--kernel` arguments and patches, each through its target:
+/// numbers past u16 and u64, empty parts, a hunk starting at the last
+/// line number there is (its added line would be numbered past usize),
+/// counts past usize, a header-only patch.
+#[test]
+fn hostile_kernel_versions_and_patches_pass_their_targets() {
+    for k in [
+        "99999999999999999999.1",
+        "6.",
+        "",
+        "6.1.",
+        "-6.1",
+        "v",
+        "6.1-",
+        "6.1.0-",
+        "\u{fffd}.1",
+        "6.65536",
+    ] {
+        reclaimscope_fuzz_driver::kernel_version(k.as_bytes());
+    }
+    for p in [
+        "--- a/x.c\n+++ b/x.c\n@@ -1 +18446744073709551615 @@\n+a\n",
+        "--- a/x.c\n+++ b/x.c\n@@ -1,18446744073709551616 +1 @@\n+a\n",
+        "--- a/x.c\n+++ b/x.c\n@@ -0,0 +1,18446744073709551615 @@\n+a\n",
+        "+++ b/x.c\n",
+        "@@ -1 +1 @@\n+a\n",
+        "+++ b/x.c\n@@ -1 +1 @@\n",
+    ] {
+        reclaimscope_fuzz_driver::unified_diff(p.as_bytes());
+    }
+}

@@ -11,6 +11,7 @@
 //! does not know, rather than guessing.
 
 use crate::gfp::{Expr, Gfp, GfpParseError, GfpValue};
+use crate::history::KernelVersion;
 use std::fmt;
 
 /// A kernel release, major.minor (a stable patch level is accepted and
@@ -27,16 +28,12 @@ impl Release {
         Release { major, minor }
     }
 
-    /// `6.1`, `v6.1`, `6.1.192`, `6.1.0-18-amd64`.
+    /// `6.1`, `v6.1`, `6.1.192`, `6.1.0-18-amd64`: whatever
+    /// [`KernelVersion::parse`] (`--kernel` of the scenario commands)
+    /// accepts, so the two flags take the same strings.
     pub fn parse(s: &str) -> Result<Release, String> {
-        let t = s.trim().trim_start_matches('v');
-        let t = t.split(['-', '+']).next().unwrap_or("");
-        let mut it = t.split('.');
-        let num = |p: Option<&str>| p.and_then(|x| x.parse::<u16>().ok());
-        let r = match (num(it.next()), num(it.next())) {
-            (Some(major), Some(minor)) if (2..=9).contains(&major) => Release { major, minor },
-            _ => return Err(format!("`{s}` is not a kernel release like 6.1 or 6.1.192")),
-        };
+        let v = KernelVersion::parse(s)?;
+        let r = Release::new(v.major, v.minor);
         if r < RECLAIM_BITS_SINCE {
             return Err(format!(
                 "{r} predates the __GFP_DIRECT_RECLAIM / __GFP_KSWAPD_RECLAIM split of v4.4 \
@@ -459,5 +456,34 @@ mod tests {
             Release::parse("6.1.0-18-amd64").unwrap(),
             Release::new(6, 1)
         );
+    }
+
+    /// `explain --kernel` and `check --kernel` take the same strings: a
+    /// version the scenario commands reject (a fourth component, a
+    /// non-numeric patch level, a number past u16, an empty part) is not
+    /// a release here either, and what they accept maps to its major.minor.
+    #[test]
+    fn release_strings_are_the_scenario_commands_strings() {
+        for s in [
+            "6.1",
+            "v6.12",
+            "6.1.192",
+            "6.1.0-18-amd64",
+            "5.14.0-362.el9.x86_64",
+            "6.1.x",
+            "6.1.2.3",
+            "6.",
+            "",
+            "99999999999999999999.1",
+            "6.99999999999",
+            "é.1",
+        ] {
+            let v = KernelVersion::parse(s);
+            let r = Release::parse(s);
+            assert_eq!(v.is_ok(), r.is_ok(), "{s:?}: {v:?} vs {r:?}");
+            if let (Ok(v), Ok(r)) = (v, r) {
+                assert_eq!((v.major, v.minor), (r.major, r.minor), "{s:?}");
+            }
+        }
     }
 }

@@ -134,7 +134,8 @@ fn too_many(line: usize) -> DiffError {
     }
 }
 
-/// `-a,b +c,d @@` → (c, b, d); a missing count is 1.
+/// `-a,b +c,d @@` → (c, b, d); a missing count is 1. A new range that
+/// runs past `usize` is malformed: counting its lines would overflow.
 fn parse_hunk(rest: &str) -> Option<(usize, usize, usize)> {
     let mut words = rest.split_whitespace();
     let (old, new) = (
@@ -152,6 +153,7 @@ fn parse_hunk(rest: &str) -> Option<(usize, usize, usize)> {
     };
     let (_, old_count) = range(old)?;
     let (start, new_count) = range(new)?;
+    start.checked_add(new_count)?;
     Some((start, old_count, new_count))
 }
 
@@ -193,6 +195,20 @@ mod tests {
     fn bad_hunk_names_its_line() {
         let e = AddedLines::parse("+++ b/x.c\n@@ garbage @@\n").unwrap_err();
         assert_eq!(e.line, 2);
+    }
+
+    /// A hunk header whose new range ends past `usize` (`+N,M` with N + M
+    /// overflowing) is malformed, not a count that wraps or panics.
+    #[test]
+    fn a_hunk_past_usize_is_malformed() {
+        let max = usize::MAX;
+        let patch = format!("+++ b/a.c\n@@ -1 +{max},2 @@\n+x\n+y\n");
+        let e = AddedLines::parse(&patch).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.starts_with("malformed hunk header"), "{e:?}");
+        // The last representable range is fine.
+        let patch = format!("+++ b/a.c\n@@ -0,0 +{},1 @@\n+x\n", max - 1);
+        assert!(AddedLines::parse(&patch).is_ok());
     }
 
     #[test]

@@ -4,10 +4,6 @@ mod common;
 use common::*;
 use reclaimscope_sim::{Scenario, Status};
 
-fn load(src: &str) -> Scenario {
-    Scenario::from_toml_str(src, "t.toml").unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn verdict(sc: &Scenario, policy: &str) -> &'static str {
     match explore(&sim(sc, policy), 200_000) {
         Verdict::Safe { .. } => "safe",
@@ -118,9 +114,11 @@ name = "t"
 program = ["prctl io-flusher", "alloc gfp=GFP_KERNEL pages=1"]
 "#,
     );
-    // With PF_MEMALLOC_NOIO the GFP_KERNEL allocation cannot reach the
-    // superblock shrinker and retries forever (no OOM killer for !__GFP_FS);
-    // without it, `super_cache_scan` writes back the dirty inodes and frees them.
+    // With PF_MEMALLOC_NOIO (`current_gfp_context` clears __GFP_IO and
+    // __GFP_FS) the GFP_KERNEL allocation cannot reach the superblock
+    // shrinker (`super_cache_scan` returns SHRINK_STOP without __GFP_FS)
+    // and retries forever (no OOM killer for !__GFP_FS); without it,
+    // `super_cache_scan` writes back the dirty inodes and frees them.
     assert_eq!(verdict(&task, "baseline"), "stuck");
     let mut old = task.clone();
     old.apply_overrides(Some("5.4"), &[]).unwrap();

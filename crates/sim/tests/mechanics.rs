@@ -3,11 +3,7 @@
 mod common;
 use common::*;
 use reclaimscope_model::Policy;
-use reclaimscope_sim::{MetricsAcc, Scenario, Sim, Status, run, run_with};
-
-fn load(src: &str) -> Scenario {
-    Scenario::from_toml_str(src, "inline.toml").unwrap_or_else(|e| panic!("{e}"))
-}
+use reclaimscope_sim::{MetricsAcc, Sim, Status, run, run_with};
 
 fn base(user_gfp: &str) -> String {
     format!(
@@ -91,54 +87,6 @@ program = ["alloc gfp=GFP_NOWAIT pages=1", "alloc gfp=GFP_NOIO | __GFP_NORETRY p
     assert_eq!(r.metrics.direct_reclaim_rounds, 1);
 }
 
-/// Anonymous memory needs __GFP_IO to be swapped (add_to_swap).
-#[test]
-fn swap_needs_io() {
-    let src = |gfp: &str| {
-        format!(
-            r#"
-[memory]
-free = 4
-min = 4
-anon = 4
-swap = "sdswap"
-swap_pages = 4
-[[disk]]
-name = "sdswap"
-[[task]]
-name = "t"
-program = ["alloc gfp={gfp} pages=1"]
-"#
-        )
-    };
-    let nofs = Sim::new(&load(&src("GFP_NOFS")), &Policy::BASELINE).unwrap();
-    assert!(matches!(explore(&nofs, 1000), Verdict::Safe { .. }));
-    let r = run(&nofs, 0, 1000);
-    assert!(
-        r.metrics
-            .pages_reclaimed
-            .iter()
-            .any(|p| p.source.starts_with("anonymous") && p.pages > 0)
-    );
-    let noio = Sim::new(&load(&src("GFP_NOIO")), &Policy::BASELINE).unwrap();
-    assert!(matches!(
-        explore(&noio, 1000),
-        Verdict::Bad {
-            status: Status::Stuck,
-            ..
-        }
-    ));
-    // merged: a NOFS context loses __GFP_IO, so it cannot swap either.
-    let merged = Sim::new(&load(&src("GFP_NOFS")), &Policy::parse("merged").unwrap()).unwrap();
-    assert!(matches!(
-        explore(&merged, 1000),
-        Verdict::Bad {
-            status: Status::Stuck,
-            ..
-        }
-    ));
-}
-
 /// kswapd, woken when an allocation leaves free pages below `low`, reclaims
 /// (GFP_KERNEL) towards `high`.
 #[test]
@@ -166,41 +114,6 @@ program = ["alloc gfp=GFP_KERNEL pages=2"]
     assert!(r.metrics.kswapd_pages > 0, "{:?}", r.metrics);
     assert_eq!(r.metrics.direct_reclaim_rounds, 0);
     assert!(r.final_world.free_pages() >= 8);
-}
-
-/// PR_SET_IO_FLUSHER makes a task's allocations NOIO: the superblock
-/// shrinker returns SHRINK_STOP, so with only inodes to reclaim it is stuck.
-#[test]
-fn prctl_io_flusher_is_noio() {
-    let src = |prctl: bool| {
-        format!(
-            r#"
-[memory]
-free = 4
-min = 4
-[[disk]]
-name = "sda"
-[[fs]]
-name = "a"
-dev = "sda"
-inodes = 2
-[[task]]
-name = "t"
-program = [{}"alloc gfp=GFP_KERNEL pages=1"]
-"#,
-            if prctl { "\"prctl io-flusher\", " } else { "" }
-        )
-    };
-    let plain = Sim::new(&load(&src(false)), &Policy::BASELINE).unwrap();
-    assert!(matches!(explore(&plain, 1000), Verdict::Safe { .. }));
-    let flusher = Sim::new(&load(&src(true)), &Policy::BASELINE).unwrap();
-    assert!(matches!(
-        explore(&flusher, 1000),
-        Verdict::Bad {
-            status: Status::Stuck,
-            ..
-        }
-    ));
 }
 
 /// bio-context: a loop worker (a kernel worker) inherits the submitter's

@@ -114,6 +114,37 @@ fn other_mistakes() {
     }
 }
 
+/// A keyword value the loader does not know points at the value and lists
+/// the known ones.
+#[test]
+fn unknown_keywords_point_at_the_value() {
+    for (extra, want) in [
+        (
+            "[[bufio]]\nname = \"b\"\ndev = \"sda\"\nalloc = \"zz\"\n",
+            "unknown bufio alloc `zz`; known: noio-under-lock, nowait-then-noio",
+        ),
+        (
+            "[[lock]]\nname = \"l\"\nkind = \"zz\"\n",
+            "unknown lock kind `zz`; known: mutex, jbd2-handle, xfs-transaction, btrfs-transaction",
+        ),
+        (
+            "[[fs]]\nname = \"b\"\ndev = \"sda\"\ninode_reclaim = \"zz\"\n",
+            "unknown inode_reclaim `zz`; known: write-and-wait, skip-dirty",
+        ),
+    ] {
+        let e = err(extra);
+        assert_eq!(e.message, want, "{extra}");
+        assert_eq!((e.line, e.col), pos(extra, "\"zz\""), "{extra}");
+    }
+    let src = BASE.replace("[memory]", "vmalloc = \"zz\"\n[memory]");
+    let e = Scenario::from_toml_str(&src, "t.toml").unwrap_err();
+    assert_eq!(
+        e.message,
+        "unknown vmalloc mode `zz`; known: legacy, modern"
+    );
+    assert_eq!((e.line, e.col), (2, 11));
+}
+
 #[test]
 fn set_keys_are_checked() {
     let mut sc = Scenario::from_toml_str(BASE, "t.toml").unwrap();
@@ -201,6 +232,31 @@ fn control_byte_in_a_comment() {
     assert!(e.message.contains("control character U+001B"), "{e}");
     assert_eq!((e.line, e.col), (1, 14));
     assert!(!e.message.contains('\u{1b}'));
+}
+
+/// A file cut off after `key = ` (the toml crate's error has no message
+/// there) is an error at the end that says so.
+#[test]
+fn file_ending_after_a_key() {
+    let src = format!("{BASE}[[lock]]\nname = ");
+    let e = Scenario::from_toml_str(&src, "t.toml").unwrap_err();
+    assert_eq!(e.message, "unexpected end of file");
+    assert_eq!(e.line, src.lines().count());
+    assert_eq!(e.col, "name = ".len() + 1);
+}
+
+/// TOML takes a carriage return only in a CRLF line end: a bare one (an
+/// old Mac line end, or a mangled paste) is an error at the character,
+/// with a message (the toml crate's own error for it has none); a file
+/// written with CRLF line ends loads.
+#[test]
+fn bare_carriage_return() {
+    let src = BASE.replace("name = \"t\"\n", "name = \"t\" # a\rb\n");
+    let e = Scenario::from_toml_str(&src, "t.toml").unwrap_err();
+    assert!(e.message.contains("control character U+000D"), "{e}");
+    assert_eq!((e.line, e.col), (1, 15));
+    let crlf = BASE.replace('\n', "\r\n");
+    assert!(Scenario::from_toml_str(&crlf, "t.toml").is_ok());
 }
 
 /// `--set` goes through the file's checks: threads 1..=8, queue_depth >= 1, watermark

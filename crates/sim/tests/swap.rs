@@ -41,7 +41,8 @@ program = ["lock ext4.journal", "alloc gfp=GFP_NOFS pages=1", "unlock ext4.journ
 /// GFP_NOFS keeps __GFP_IO, so reclaim may swap (shrink_folio_list /
 /// add_to_swap); the swap bio goes to loop0, whose worker writes the file
 /// on ext4 under ext4's journal, which the allocating task holds: the same
-/// cycle as seed 000 with anonymous memory in the dm-bufio shrinker's place.
+/// cycle as "[PATCH 0/6] Overhaul memalloc_no*" (dm-devel, 2020-06-29)
+/// describes, with anonymous memory in the dm-bufio shrinker's place.
 #[test]
 fn nofs_swap_out_through_loop_deadlocks_on_the_journal() {
     let sc = Scenario::from_toml_str(SWAP_ON_LOOP, "swap-on-loop.toml").unwrap();
@@ -51,15 +52,30 @@ fn nofs_swap_out_through_loop_deadlocks_on_the_journal() {
     }
 }
 
-/// With swap on a plain disk the swap bio completes by itself: safe.
+/// With swap on a plain disk the swap bio completes by itself: safe, and
+/// what reclaim freed is anonymous memory (GFP_NOFS keeps __GFP_IO, which
+/// `shrink_folio_list` needs to `add_to_swap`). Under `merged` a NOFS
+/// context loses __GFP_IO too, so it cannot swap and, with nothing else
+/// to reclaim and no OOM kill for !__GFP_FS, is stuck.
 #[test]
 fn nofs_swap_out_to_a_disk_is_safe() {
     let src = SWAP_ON_LOOP.replace("swap = \"loop0\"", "swap = \"sda\"");
     let sc = Scenario::from_toml_str(&src, "swap-on-disk.toml").unwrap();
-    assert!(matches!(
-        explore(&sim(&sc, "baseline"), 10_000),
-        Verdict::Safe { .. }
-    ));
+    let base = sim(&sc, "baseline");
+    assert!(matches!(explore(&base, 10_000), Verdict::Safe { .. }));
+    let r = reclaimscope_sim::run(&base, 0, 1000);
+    assert!(
+        r.metrics
+            .pages_reclaimed
+            .iter()
+            .any(|p| p.source.starts_with("anonymous") && p.pages > 0),
+        "{:?}",
+        r.metrics.pages_reclaimed
+    );
+    match explore(&sim(&sc, "merged"), 10_000) {
+        Verdict::Bad { status, .. } => assert_eq!(status, Status::Stuck),
+        Verdict::Safe { .. } => panic!("merged: a NOFS context cannot swap"),
+    }
 }
 
 /// GFP_NOIO may not swap at all (add_to_swap needs __GFP_IO), and anonymous

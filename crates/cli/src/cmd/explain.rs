@@ -42,7 +42,8 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     let mut notes = Vec::new();
     let release = match &args.kernel {
         Some(k) => {
-            let r = Release::parse(k).map_err(|e| InputError(format!("error: --kernel: {e}")))?;
+            let r =
+                Release::parse(k).map_err(|e| InputError(render("--kernel", k, 0..k.len(), &e)))?;
             expr = r
                 .resolve(&expr, &mut notes)
                 .map_err(|e| InputError(render("<command line>", &src, e.span, &e.message)))?;

@@ -59,9 +59,16 @@ fn check_named_file(p: &std::path::Path) -> Result<(), InputError> {
             p.display()
         )));
     }
-    if let Err(e) = std::str::from_utf8(&bytes) {
-        let at = e.valid_up_to();
-        let text = String::from_utf8_lossy(&bytes);
+    utf8_text(&p.display().to_string(), bytes).map(drop)
+}
+
+/// `bytes` as text, or an error at the line and column of the first byte
+/// that is not UTF-8.
+fn utf8_text(name: &str, bytes: Vec<u8>) -> Result<String, InputError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(bytes);
         let before = &bytes[..at];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
         let line_start = before
@@ -73,13 +80,11 @@ fn check_named_file(p: &std::path::Path) -> Result<(), InputError> {
             .count()
             + 1;
         let shown = text.lines().nth(line - 1).unwrap_or("");
-        return Err(InputError(format!(
-            "{}:{line}:{col}: error: not valid UTF-8\n  |\n  | {shown}\n  | {}^",
-            p.display(),
+        InputError(format!(
+            "{name}:{line}:{col}: error: not valid UTF-8\n  |\n  | {shown}\n  | {}^",
             " ".repeat(col - 1)
-        )));
-    }
-    Ok(())
+        ))
+    })
 }
 
 pub fn run(args: Args) -> Result<u8, InputError> {
@@ -96,17 +101,18 @@ pub fn run(args: Args) -> Result<u8, InputError> {
     };
     let added = match &args.diff {
         Some(p) => {
-            let (name, text) = if p.as_os_str() == "-" {
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            let (name, bytes) = if p.as_os_str() == "-" {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
                     .map_err(|e| InputError(format!("<stdin>: error: cannot read patch: {e}")))?;
-                ("<stdin>".to_string(), text)
+                ("<stdin>".to_string(), bytes)
             } else {
-                let text = std::fs::read_to_string(p).map_err(|e| {
+                let bytes = std::fs::read(p).map_err(|e| {
                     InputError(format!("{}: error: cannot read patch: {e}", p.display()))
                 })?;
-                (p.display().to_string(), text)
+                (p.display().to_string(), bytes)
             };
+            let text = utf8_text(&name, bytes)?;
             Some(
                 AddedLines::parse(&text).map_err(|e| {
                     InputError(format!("{name}:{}:1: error: {}", e.line, e.message))

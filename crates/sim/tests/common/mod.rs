@@ -14,6 +14,11 @@ pub fn scenario(name: &str) -> Scenario {
     Scenario::load(&p).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// An inline scenario that must load.
+pub fn load(src: &str) -> Scenario {
+    Scenario::from_toml_str(src, "inline.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
 pub fn sim(sc: &Scenario, policy: &str) -> Sim {
     Sim::new(sc, &Policy::parse(policy).unwrap()).unwrap()
 }
