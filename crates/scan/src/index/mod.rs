@@ -5,7 +5,10 @@
 //! `#define`s, and every use of a function name as a value (a
 //! registration `.scan_objects = f`, `x->scan_objects = f`, an ops table,
 //! `INIT_WORK(&w, f)`): such a function can be called through a pointer,
-//! so its callers are never all known.
+//! so its callers are never all known. Function-like macros are
+//! definitions too (`is_macro`), with the calls of their bodies, and calls
+//! through a field (`ops->write_iter(...)`) are kept by field name, so a
+//! function registered as `.field = f` has those sites as callers.
 //!
 //! Names are stored as 64-bit hashes in sorted vectors (tens of millions of
 //! call sites would not fit as strings); a hit is verified against the
@@ -54,6 +57,8 @@ pub struct Index {
     values: Vec<(u64, ValueUse)>,
     /// (macro-name hash, file, offset), sorted.
     defines: Vec<(u64, u32, u32)>,
+    /// (field hash, site) of calls through a field, `x->field(...)`, sorted.
+    field_calls: Vec<(u32, CallSite)>,
 }
 
 impl Index {
@@ -107,13 +112,36 @@ impl Index {
                 ));
             ix.defines
                 .extend(f.defines.iter().map(|&(h, off)| (h, fi as u32, off)));
+            ix.field_calls
+                .extend(f.field_calls.iter().map(|&(h, off, d)| {
+                    (
+                        h,
+                        CallSite {
+                            file: fi as u32,
+                            offset: off,
+                            caller: base + d,
+                        },
+                    )
+                }));
             ix.files.push(path);
         }
         ix.calls.sort_unstable_by_key(|c| (c.0, c.1));
         ix.values
             .sort_unstable_by_key(|v| (v.0, v.1.file, v.1.offset, v.1.field));
         ix.defines.sort_unstable();
+        ix.field_calls.sort_unstable_by_key(|c| (c.0, c.1));
         ix
+    }
+
+    /// Calls through a field named `field` (`x->field(...)`), in (file,
+    /// offset) order; the hash is 32 bits, so verify the text.
+    pub fn field_calls_to(&self, field: &str) -> impl Iterator<Item = CallSite> + '_ {
+        let h = tokenize::field_hash(field.as_bytes());
+        let start = self.field_calls.partition_point(|c| c.0 < h);
+        self.field_calls[start..]
+            .iter()
+            .take_while(move |c| c.0 == h)
+            .map(|c| c.1)
     }
 
     /// Definitions named `name`, in (file, offset) order.
