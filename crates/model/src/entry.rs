@@ -86,7 +86,7 @@ const LOOP_WORKER: Context = Context {
     why: "the loop worker sets PF_MEMALLOC_NOIO, then lo_rw_aio/lo_req_flush/lo_fallocate call the backing file's methods",
 };
 const SYSCALL: Context = Context {
-    caller: "the VFS",
+    caller: "vfs",
     file: "fs/namei.c",
     scope: CallerScope::None,
     why: "a syscall calls the method with no memalloc scope",
