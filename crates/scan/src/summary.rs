@@ -499,6 +499,7 @@ impl Interproc {
                         if !matches!(kind, ScopeKind::Nofs | ScopeKind::Noio)
                             || node.start_byte() >= exit
                             || !reaches(*node, func.body, exit)
+                            || (*is_open && failed_open(*node, exit, func))
                         {
                             continue;
                         }
@@ -818,6 +819,38 @@ pub fn function_node(tree: &Tree) -> Option<Node<'_>> {
     })
 }
 
+/// Is the exit at byte `exit` under a test of what the opening call
+/// returned (`if (IS_ERR(handle)) { ...; return error; }` in
+/// ext4_expand_extra_isize())? Then the open failed on that way out.
+fn failed_open(call: Node<'_>, exit: usize, func: &Func<'_, '_>) -> bool {
+    let src = func.src;
+    let Some(p) = crate::syntax::value_parent(call) else {
+        return false;
+    };
+    let var = match p.kind() {
+        "assignment_expression" => p
+            .child_by_field_name("left")
+            .map(|l| crate::syntax::text(l, src).to_string()),
+        "init_declarator" => p
+            .child_by_field_name("declarator")
+            .and_then(|d| crate::syntax::declarator_name(d, src))
+            .map(str::to_string),
+        _ => None,
+    };
+    let Some(var) = var else { return false };
+    collect(func.body, |n| {
+        n.kind() == "if_statement"
+            && n.start_byte() > call.end_byte()
+            && n.start_byte() < exit
+            && exit <= n.end_byte()
+    })
+    .into_iter()
+    .any(|i| {
+        i.child_by_field_name("condition")
+            .is_some_and(|c| crate::syntax::has_word(crate::syntax::text(c, src), &var))
+    })
+}
+
 /// Does the statement holding `n` run on the way to the exit at byte
 /// `exit`: every branch or loop around it also holds the exit?
 fn reaches(n: Node<'_>, body: Node<'_>, exit: usize) -> bool {
@@ -837,7 +870,7 @@ fn reaches(n: Node<'_>, body: Node<'_>, exit: usize) -> bool {
                 | "case_statement"
                 | "conditional_expression"
         );
-        if branchy && !(p.start_byte() <= exit && exit < p.end_byte()) {
+        if branchy && !(p.start_byte() <= exit && exit <= p.end_byte()) {
             return false;
         }
         cur = p;

@@ -17,6 +17,11 @@ use tree_sitter::Node;
 pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Finding>) {
     let src = func.src;
     for s in func.saves.iter().filter(|s| s.via.is_some()) {
+        // `return ext4_write_begin(...)`: the scope goes to the caller,
+        // and no later return is reached from here.
+        if crate::syntax::value_parent(s.call).is_some_and(|p| p.kind() == "return_statement") {
+            continue;
+        }
         let opener = s.via.as_deref().unwrap_or("");
         let closers: Vec<_> = func
             .restores
