@@ -452,6 +452,10 @@ pub fn scan_paths(
             }
         }
     }
+    // The index, the parsed functions and the sources are a gigabyte of
+    // small allocations: free them on another thread (a process that
+    // exits after the report does not wait for it).
+    std::thread::spawn(move || drop((interp, candidates)));
     skipped.sort();
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings.dedup();
