@@ -5,7 +5,10 @@
 //! `#define`s, and every use of a function name as a value (a
 //! registration `.scan_objects = f`, `x->scan_objects = f`, an ops table,
 //! `INIT_WORK(&w, f)`): such a function can be called through a pointer,
-//! so its callers are never all known.
+//! so its callers are never all known. Function-like macros are
+//! definitions too (`is_macro`), with the calls of their bodies, and calls
+//! through a field (`ops->write_iter(...)`) are kept by field name, so a
+//! function registered as `.field = f` has those sites as callers.
 //!
 //! Names are stored as 64-bit hashes in sorted vectors (tens of millions of
 //! call sites would not fit as strings); a hit is verified against the
@@ -78,6 +81,8 @@ pub struct Index {
     values: Vec<(u64, ValueUse)>,
     /// (macro-name hash, file, offset), sorted.
     defines: Vec<(u64, u32, u32)>,
+    /// (field hash, site) of calls through a field, `x->field(...)`, sorted.
+    field_calls: Vec<(u32, CallSite)>,
 }
 
 impl Index {
@@ -117,25 +122,49 @@ impl Index {
                 .enumerate()
                 .map(|(fi, (_, f))| (fi as u32, def_base[fi], f))
         };
-        let (calls, (values, defines)) = rayon::join(
-            || {
-                let mut v: Vec<(u64, CallSite)> = numbered()
-                    .flat_map_iter(|(file, base, f)| {
-                        f.calls.iter().map(move |&(h, offset, d)| {
-                            let caller = base + d;
-                            (
-                                h,
-                                CallSite {
-                                    file,
-                                    offset,
-                                    caller,
-                                },
-                            )
-                        })
+        let field_calls = || {
+            let mut v: Vec<(u32, CallSite)> = numbered()
+                .flat_map_iter(|(file, base, f)| {
+                    f.field_calls.iter().map(move |&(h, offset, d)| {
+                        let caller = base + d;
+                        (
+                            h,
+                            CallSite {
+                                file,
+                                offset,
+                                caller,
+                            },
+                        )
                     })
-                    .collect();
-                v.par_sort_unstable_by_key(|c| (c.0, c.1));
-                v
+                })
+                .collect();
+            v.par_sort_unstable_by_key(|c| (c.0, c.1));
+            v
+        };
+        let ((calls, field_calls), (values, defines)) = rayon::join(
+            || {
+                rayon::join(
+                    || {
+                        let mut v: Vec<(u64, CallSite)> = numbered()
+                            .flat_map_iter(|(file, base, f)| {
+                                f.calls.iter().map(move |&(h, offset, d)| {
+                                    let caller = base + d;
+                                    (
+                                        h,
+                                        CallSite {
+                                            file,
+                                            offset,
+                                            caller,
+                                        },
+                                    )
+                                })
+                            })
+                            .collect();
+                        v.par_sort_unstable_by_key(|c| (c.0, c.1));
+                        v
+                    },
+                    field_calls,
+                )
             },
             || {
                 rayon::join(
@@ -172,10 +201,22 @@ impl Index {
             },
         );
         ix.calls = calls;
+        ix.field_calls = field_calls;
         ix.values = values;
         ix.defines = defines;
         ix.files = per_file.into_iter().map(|(p, _)| p).collect();
         ix
+    }
+
+    /// Calls through a field named `field` (`x->field(...)`), in (file,
+    /// offset) order; the hash is 32 bits, so verify the text.
+    pub fn field_calls_to(&self, field: &str) -> impl Iterator<Item = CallSite> + '_ {
+        let h = tokenize::field_hash(field.as_bytes());
+        let start = self.field_calls.partition_point(|c| c.0 < h);
+        self.field_calls[start..]
+            .iter()
+            .take_while(move |c| c.0 == h)
+            .map(|c| c.1)
     }
 
     /// Definitions named `name`, in (file, offset) order.

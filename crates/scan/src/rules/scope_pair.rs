@@ -56,6 +56,14 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
             if is_failure_exit(*r, s.call, status.as_deref(), func) {
                 continue;
             }
+            // Only a return that is an error by its text is judged: a
+            // success return with the scope open is how an opener hands
+            // the scope to its caller (ext4_write_begin() returns with
+            // the handle open and ext4_write_end() stops it), and `return
+            // ret;` may be either.
+            if !error_return(*r, src) {
+                continue;
+            }
             let closed = closers.iter().any(|c| {
                 contains(*r, c.call.start_byte())
                     || (c.call.start_byte() < pos
@@ -63,6 +71,9 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
                     || both_arms_close(c.call, &closers).is_some_and(|i| {
                         i.end_byte() <= pos && restore_covers(i, s.call, pos, func.body, src)
                     })
+                    || guarded_by_handle(c.call, &handles, status.as_deref(), src).is_some_and(
+                        |i| i.end_byte() <= pos && restore_covers(i, s.call, pos, func.body, src),
+                    )
             });
             if closed {
                 continue;
@@ -112,6 +123,46 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
 }
 
 /// The objects an opener stores the scope in: `&tp` and `tp` arguments.
+/// A closer under a test of the handle itself (`end_rmdir: if (handle)
+/// ext4_journal_stop(handle);` in ext4_rmdir(), `if (handle)
+/// ocfs2_commit_trans(osb, handle)`): the test asks whether the scope was
+/// opened, so the `if` closes it on every path that opened it. The `if`
+/// is returned as the closing point.
+fn guarded_by_handle<'t>(
+    c: Node<'t>,
+    handles: &[String],
+    status: Option<&str>,
+    src: &str,
+) -> Option<Node<'t>> {
+    let mut n = c;
+    while let Some(p) = n.parent() {
+        if p.kind() == "if_statement" {
+            let cond = squash(text(p.child_by_field_name("condition")?, src));
+            let tests = handles
+                .iter()
+                .map(String::as_str)
+                .chain(status)
+                .any(|h| has_word(&cond, h));
+            return tests.then_some(p);
+        }
+        if p.kind() == "compound_statement"
+            && p.parent().is_some_and(|g| g.kind() != "if_statement")
+        {
+            return None;
+        }
+        n = p;
+    }
+    None
+}
+
+/// `return -ENOMEM;`, `return ERR_PTR(...)`, `return PTR_ERR(...)`,
+/// `return NULL;`: a return whose text says it is a failure.
+fn error_return(r: Node<'_>, src: &str) -> bool {
+    let t = squash(text(r, src));
+    let v = t.trim_start_matches("return").trim_end_matches(';');
+    v.starts_with("-E") || v.starts_with("ERR_PTR(") || v.starts_with("PTR_ERR(") || v == "NULL"
+}
+
 fn handle_vars(call: Node<'_>, src: &str) -> Vec<String> {
     call_args(call)
         .into_iter()
