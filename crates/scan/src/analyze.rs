@@ -526,6 +526,23 @@ pub(crate) fn index_function_ext<'a, 't>(
     bindings: Option<Vec<GfpValue>>,
     depth: u32,
 ) -> Func<'a, 't> {
+    index_function_core(file, src, line_offset, node, body, bindings, depth, true)
+}
+
+/// `full`: also classify every call (scopes, allocations and their masks);
+/// without it only the evaluator, calls and returns are ready, which is
+/// all a question about one argument or the returned value needs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn index_function_core<'a, 't>(
+    file: &'a FileCtx<'a>,
+    src: &'a str,
+    line_offset: usize,
+    node: Node<'t>,
+    body: Node<'t>,
+    bindings: Option<Vec<GfpValue>>,
+    depth: u32,
+    full: bool,
+) -> Func<'a, 't> {
     let mut gfp_typed = HashSet::new();
     let mut param_names = Vec::new();
     let mut defs: HashMap<String, Vec<Def<'t>>> = HashMap::new();
@@ -650,6 +667,9 @@ pub(crate) fn index_function_ext<'a, 't>(
         saves: Vec::new(),
         restores: Vec::new(),
     };
+    if !full {
+        return func;
+    }
     for &call in &func.all_calls {
         let Some(name) = call_name(call, src) else {
             continue;

@@ -17,7 +17,7 @@
 //! for any thread count. Recursion ends at the depth bound in summaries,
 //! and on the path itself in caller walks ([`Interproc::coverage`]).
 
-use crate::analyze::{FileCtx, Func, KernelFacts, ScopeKind, c_parser, index_function_ext};
+use crate::analyze::{FileCtx, Func, KernelFacts, ScopeKind, c_parser, index_function_core};
 use crate::gfpeval::Resolver;
 use crate::index::{CallSite, Index};
 use crate::syntax::{call_args, collect};
@@ -112,6 +112,10 @@ pub struct Interproc {
     /// Names of functions that may open or close a scope: callers (up to
     /// [`MAX_DEPTH`] levels) of a `memalloc_*_save/restore`.
     scope_names: HashSet<String>,
+    /// Finds `memalloc_no*` or a [`Interproc::scope_names`] name in a
+    /// function's text: a function that spells neither cannot have a
+    /// NOFS/NOIO scope open at any of its calls, so it need not be parsed.
+    scope_spellers: Option<aho_corasick::AhoCorasick>,
     /// Functions registered as `scan_objects` anywhere in the tree.
     scan_objects: HashSet<u64>,
     /// Per file: helper and scope-function names it calls, parsed around
@@ -135,11 +139,15 @@ impl Interproc {
             facts,
             header_macros,
             scope_names: HashSet::new(),
+            scope_spellers: None,
             scan_objects,
             extra_tokens: Default::default(),
             caches: Mutex::new(Caches::default()),
         };
         ip.find_scope_functions();
+        let mut spellings: Vec<&str> = ip.scope_names.iter().map(|s| s.as_str()).collect();
+        spellings.push("memalloc_no");
+        ip.scope_spellers = aho_corasick::AhoCorasick::new(spellings).ok();
         ip
     }
 
@@ -282,6 +290,31 @@ impl Interproc {
         depth: u32,
         f: impl FnOnce(&FileCtx<'_>, &Func<'_, '_>, &Parsed) -> R,
     ) -> Option<R> {
+        self.with_func_as(def, bindings, depth, true, f)
+    }
+
+    /// [`Interproc::with_func`] for a question about an argument or the
+    /// returned value: `func.eval`, `all_calls` and `returns` only (no
+    /// allocation or scope of the function is classified, which would ask
+    /// its callers and callees in turn).
+    pub fn with_eval<R>(
+        &self,
+        def: u32,
+        bindings: Option<Vec<GfpValue>>,
+        depth: u32,
+        f: impl FnOnce(&FileCtx<'_>, &Func<'_, '_>, &Parsed) -> R,
+    ) -> Option<R> {
+        self.with_func_as(def, bindings, depth, false, f)
+    }
+
+    fn with_func_as<R>(
+        &self,
+        def: u32,
+        bindings: Option<Vec<GfpValue>>,
+        depth: u32,
+        full: bool,
+        f: impl FnOnce(&FileCtx<'_>, &Func<'_, '_>, &Parsed) -> R,
+    ) -> Option<R> {
         let p = self.parsed(def)?;
         let path = self.index.files.get(p.file as usize)?.clone();
         let defines = self.file_defines(p.file);
@@ -294,7 +327,16 @@ impl Interproc {
         };
         let node = function_node(&p.tree)?;
         let body = node.child_by_field_name("body")?;
-        let func = index_function_ext(&fctx, &p.src, p.line_offset, node, body, bindings, depth);
+        let func = index_function_core(
+            &fctx,
+            &p.src,
+            p.line_offset,
+            node,
+            body,
+            bindings,
+            depth,
+            full,
+        );
         Some(f(&fctx, &func, &p))
     }
 
@@ -576,6 +618,11 @@ impl Interproc {
         if let Some(c) = self.lock().call_scopes.get(&def) {
             return c.clone();
         }
+        if !self.may_open_scope(def) {
+            let none = Arc::new(CallScopes::new());
+            self.lock().call_scopes.insert(def, none.clone());
+            return none;
+        }
         let v: CallScopes = self
             .with_func(def, Some(Vec::new()), 0, |_, func, p| {
                 func.all_calls
@@ -604,6 +651,24 @@ impl Interproc {
         let v = Arc::new(v);
         self.lock().call_scopes.insert(def, v.clone());
         v
+    }
+
+    /// Can a NOFS/NOIO scope be open at some call of `def`: does its text
+    /// name a `memalloc_no*` call or a function that opens a scope? (A
+    /// function that names neither has no scope open at any of its calls;
+    /// most callers on a coverage walk are such, and are not parsed.)
+    fn may_open_scope(&self, def: u32) -> bool {
+        let (Some(ac), Some(d)) = (&self.scope_spellers, self.index.defs.get(def as usize)) else {
+            return true;
+        };
+        let Some(src) = self.source(d.file) else {
+            return true;
+        };
+        let body = src
+            .as_bytes()
+            .get(d.rec.decl_start as usize..(d.rec.body_end as usize).min(src.len()))
+            .unwrap_or(b"");
+        ac.is_match(body)
     }
 
     /// Classify every caller chain that reaches `def`: covered when a
@@ -928,7 +993,7 @@ impl Resolver for Interproc {
                 Some(v) => v,
                 None => {
                     let v = self
-                        .with_func(d, Some(args.to_vec()), depth, |_, func, _| {
+                        .with_eval(d, Some(args.to_vec()), depth, |_, func, _| {
                             let mut acc: Option<GfpValue> = None;
                             for r in &func.returns {
                                 let mut c = r.walk();
@@ -1039,7 +1104,7 @@ impl Interproc {
         let mut acc: Option<GfpValue> = None;
         for &site in callers.iter() {
             let v = self
-                .with_func(site.caller, None, depth, |_, func, p| {
+                .with_eval(site.caller, None, depth, |_, func, p| {
                     let call = call_at(func, (site.offset as usize).saturating_sub(p.start))?;
                     let arg = *call_args(call).get(idx)?;
                     Some(func.eval.eval(arg))

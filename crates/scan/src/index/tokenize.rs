@@ -100,13 +100,31 @@ enum Tok {
 
 /// Tokenize `src` and record definitions, calls, references and defines.
 pub fn index_file(src: &[u8]) -> FileIndex {
+    // Records go to per-thread scratch vectors that keep their capacity
+    // from file to file; the result is copied out at its exact size (the
+    // whole-tree index holds 55,000 of these at once).
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<FileIndex> = std::cell::RefCell::new(FileIndex::default());
+    }
+    SCRATCH.with_borrow_mut(|out| {
+        out.defs.clear();
+        out.calls.clear();
+        out.refs.clear();
+        out.defines.clear();
+        out.field_calls.clear();
+        index_into(src, out);
+        FileIndex {
+            defs: std::mem::take(&mut out.defs),
+            calls: out.calls.as_slice().to_vec(),
+            refs: out.refs.as_slice().to_vec(),
+            defines: out.defines.as_slice().to_vec(),
+            field_calls: out.field_calls.as_slice().to_vec(),
+        }
+    })
+}
+
+fn index_into(src: &[u8], out: &mut FileIndex) {
     let n = src.len();
-    // Kernel C has a call about every 40 bytes: size once, copy never.
-    let mut out = FileIndex {
-        calls: Vec::with_capacity(n / 48),
-        refs: Vec::with_capacity(n / 96),
-        ..FileIndex::default()
-    };
     let mut i = 0usize;
     let mut depth = 0u32;
     let mut paren0 = 0u32;
@@ -147,7 +165,7 @@ pub fn index_file(src: &[u8]) -> FileIndex {
                 if let Some((h, off)) = object_define(src, i, end) {
                     out.defines.push((h, off as u32));
                 } else {
-                    function_define(&mut out, src, i, end);
+                    function_define(out, src, i, end);
                 }
                 if depth == 0 {
                     sig_start = end;
@@ -192,7 +210,7 @@ pub fn index_file(src: &[u8]) -> FileIndex {
                 } else if matches!(next, Some(b',' | b')' | b';' | b'}'))
                     && word.iter().any(u8::is_ascii_lowercase)
                 {
-                    record_ref(&mut out, src, &win, word, start);
+                    record_ref(out, src, &win, word, start);
                 }
             }
             push(&mut win, tok);
@@ -253,7 +271,6 @@ pub fn index_file(src: &[u8]) -> FileIndex {
     if let Some(d) = cur_def {
         out.defs[d as usize].body_end = n as u32;
     }
-    out
 }
 
 /// `.field = f`, `x->field = f`, `(f,`, `, f)`, `= f;`, `&f`: a value
