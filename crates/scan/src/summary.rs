@@ -540,16 +540,23 @@ impl Interproc {
                     for (node, is_open, kind) in &events {
                         if !matches!(kind, ScopeKind::Nofs | ScopeKind::Noio)
                             || node.start_byte() >= exit
-                            || !reaches(*node, func.body, exit)
-                            || (*is_open && failed_open(*node, exit, func))
                         {
                             continue;
                         }
+                        let on_the_way = reaches(*node, func.body, exit);
                         if *is_open {
-                            open.push(*kind);
+                            if on_the_way && !failed_open(*node, exit, func) {
+                                open.push(*kind);
+                            }
                         } else if let Some(i) = open.iter().rposition(|k| k == kind) {
-                            open.remove(i);
+                            if on_the_way {
+                                open.remove(i);
+                            }
                         } else {
+                            // A close of a scope opened elsewhere counts
+                            // on any path: xfs_trans_clear_context()
+                            // restores only `if (current->journal_info
+                            // == tp)`.
                             eff.closes.get_or_insert(*kind);
                         }
                     }
