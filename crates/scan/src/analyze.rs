@@ -649,7 +649,7 @@ pub(crate) fn index_function_core<'a, 't>(
         defines: &file.defines,
         defs,
         body,
-        back_edges: back_edges(body, src),
+        back_edges: back_edges(&nodes, &gotos, src),
     };
     let mut func = Func {
         name: fname,
