@@ -882,18 +882,58 @@ impl<'a, 't> Func<'a, 't> {
 
     /// Scopes opened before `pos` in this function and not yet closed.
     pub fn open_scopes_at(&self, pos: usize) -> Vec<&ScopeCall<'t>> {
-        self.saves
-            .iter()
-            .filter(|s| s.call.end_byte() <= pos)
-            .filter(|s| {
-                !self.restores.iter().any(|r| {
-                    r.var == s.var
-                        && r.call.start_byte() > s.call.end_byte()
-                        && r.call.end_byte() <= pos
-                })
-            })
-            .collect()
+        // Scopes nest (include/linux/sched/mm.h): in text order, a restore
+        // closes the latest open save of its kind and variable. Paired
+        // functions carry no variable, so ext4_journal_stop() closes the
+        // handle ext4_journal_start() opened after
+        // ext4_writepages_down_read(), not the outer scope as well.
+        let mut events: Vec<(usize, bool, usize)> = Vec::new();
+        for (i, s) in self.saves.iter().enumerate() {
+            if s.call.end_byte() <= pos {
+                events.push((s.call.end_byte(), true, i));
+            }
+        }
+        for (i, r) in self.restores.iter().enumerate() {
+            if r.call.end_byte() <= pos && !leaves_before(r.call, pos) {
+                events.push((r.call.start_byte(), false, i));
+            }
+        }
+        events.sort_unstable();
+        let mut open: Vec<usize> = Vec::new();
+        for (_, is_save, i) in events {
+            if is_save {
+                open.push(i);
+                continue;
+            }
+            let r = &self.restores[i];
+            if let Some(k) = open.iter().rposition(|&j| self.saves[j].var == r.var) {
+                open.remove(k);
+            }
+        }
+        open.sort_unstable();
+        open.into_iter().map(|i| &self.saves[i]).collect()
     }
+}
+
+/// Is `n` in a block that does not hold `pos` and returns or jumps away
+/// after it (`if (IS_ERR(handle)) { up_read(ctx); return ...; }`)? Then
+/// what it does is not on the way to `pos`.
+fn leaves_before(n: Node<'_>, pos: usize) -> bool {
+    let mut cur = n;
+    while let Some(p) = cur.parent() {
+        if p.kind() == "compound_statement" {
+            if p.start_byte() <= pos && pos < p.end_byte() {
+                return false;
+            }
+            let mut c = p.walk();
+            return p.named_children(&mut c).any(|x| {
+                x.start_byte() > n.end_byte()
+                    && matches!(x.kind(), "return_statement" | "goto_statement")
+            });
+        }
+        cur = p;
+    }
+    false
 }
 
 /// A gfp argument is a mask, not a test: flags combined with `| & ^ ~`,

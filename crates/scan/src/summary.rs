@@ -540,15 +540,23 @@ impl Interproc {
                     for (node, is_open, kind) in &events {
                         if !matches!(kind, ScopeKind::Nofs | ScopeKind::Noio)
                             || node.start_byte() >= exit
-                            || !reaches(*node, func.body, exit)
                         {
                             continue;
                         }
+                        let on_the_way = reaches(*node, func.body, exit);
                         if *is_open {
-                            open.push(*kind);
+                            if on_the_way && !failed_open(*node, exit, func) {
+                                open.push(*kind);
+                            }
                         } else if let Some(i) = open.iter().rposition(|k| k == kind) {
-                            open.remove(i);
+                            if on_the_way {
+                                open.remove(i);
+                            }
                         } else {
+                            // A close of a scope opened elsewhere counts
+                            // on any path: xfs_trans_clear_context()
+                            // restores only `if (current->journal_info
+                            // == tp)`.
                             eff.closes.get_or_insert(*kind);
                         }
                     }
@@ -883,6 +891,38 @@ pub fn function_node(tree: &Tree) -> Option<Node<'_>> {
     })
 }
 
+/// Is the exit at byte `exit` under a test of what the opening call
+/// returned (`if (IS_ERR(handle)) { ...; return error; }` in
+/// ext4_expand_extra_isize())? Then the open failed on that way out.
+fn failed_open(call: Node<'_>, exit: usize, func: &Func<'_, '_>) -> bool {
+    let src = func.src;
+    let Some(p) = crate::syntax::value_parent(call) else {
+        return false;
+    };
+    let var = match p.kind() {
+        "assignment_expression" => p
+            .child_by_field_name("left")
+            .map(|l| crate::syntax::text(l, src).to_string()),
+        "init_declarator" => p
+            .child_by_field_name("declarator")
+            .and_then(|d| crate::syntax::declarator_name(d, src))
+            .map(str::to_string),
+        _ => None,
+    };
+    let Some(var) = var else { return false };
+    collect(func.body, |n| {
+        n.kind() == "if_statement"
+            && n.start_byte() > call.end_byte()
+            && n.start_byte() < exit
+            && exit <= n.end_byte()
+    })
+    .into_iter()
+    .any(|i| {
+        i.child_by_field_name("condition")
+            .is_some_and(|c| crate::syntax::has_word(crate::syntax::text(c, src), &var))
+    })
+}
+
 /// Does the statement holding `n` run on the way to the exit at byte
 /// `exit`: every branch or loop around it also holds the exit?
 fn reaches(n: Node<'_>, body: Node<'_>, exit: usize) -> bool {
@@ -902,7 +942,7 @@ fn reaches(n: Node<'_>, body: Node<'_>, exit: usize) -> bool {
                 | "case_statement"
                 | "conditional_expression"
         );
-        if branchy && !(p.start_byte() <= exit && exit < p.end_byte()) {
+        if branchy && !(p.start_byte() <= exit && exit <= p.end_byte()) {
             return false;
         }
         cur = p;

@@ -17,6 +17,11 @@ use tree_sitter::Node;
 pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Finding>) {
     let src = func.src;
     for s in func.saves.iter().filter(|s| s.via.is_some()) {
+        // `return ext4_write_begin(...)`: the scope goes to the caller,
+        // and no later return is reached from here.
+        if crate::syntax::value_parent(s.call).is_some_and(|p| p.kind() == "return_statement") {
+            continue;
+        }
         let opener = s.via.as_deref().unwrap_or("");
         let closers: Vec<_> = func
             .restores
@@ -119,7 +124,78 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
             out.push(f);
             break;
         }
+        if let Some(f) = goto_past_closers(file, func, s, &closers, status.as_deref()) {
+            out.push(f);
+        }
     }
+}
+
+/// A forward `goto` after the opener that jumps over every closer on its
+/// way (some closer lies between the jump and its label, none after the
+/// label): the path leaves with the scope open. The opener's own failure
+/// check (`if (error) goto out;` right after `xfs_trans_alloc()`) is not
+/// such a jump.
+fn goto_past_closers(
+    file: &FileCtx<'_>,
+    func: &Func<'_, '_>,
+    s: &crate::analyze::ScopeCall<'_>,
+    closers: &[&crate::analyze::ScopeCall<'_>],
+    status: Option<&str>,
+) -> Option<Finding> {
+    let opener = s.via.as_deref().unwrap_or("");
+    for (g, label) in &func.gotos {
+        let pos = g.start_byte();
+        if pos <= s.call.end_byte() || !reachable_from(s.call, pos, func.body) {
+            continue;
+        }
+        if is_failure_exit(*g, s.call, status, func) {
+            continue;
+        }
+        let Some(l) = func.labels.get(label) else {
+            continue;
+        };
+        let target = l.start_byte();
+        if target <= pos {
+            continue;
+        }
+        let skipped = closers
+            .iter()
+            .any(|c| c.call.start_byte() > g.end_byte() && c.call.start_byte() < target);
+        let after = closers.iter().any(|c| c.call.start_byte() > target);
+        if !skipped || after {
+            continue;
+        }
+        let mut f = func.finding(
+            file,
+            Rule::ScopeUnbalanced,
+            *g,
+            s.call,
+            String::new(),
+            format!(
+                "the goto at line {} jumps past every closer of the {} scope that {opener}() opened at line {} (to {label}:, line {}), so that path leaves with the scope open",
+                func.line_of(*g),
+                s.kind.name(),
+                func.line_of(s.call),
+                func.line_of(*l)
+            ),
+        );
+        f.chain = vec![
+            ChainStep {
+                file: file.path.to_string(),
+                line: func.line_of(s.call),
+                function: func.name.clone(),
+                note: format!("{opener}() opens a {} scope", s.kind.name()),
+            },
+            ChainStep {
+                file: file.path.to_string(),
+                line: func.line_of(*g),
+                function: func.name.clone(),
+                note: format!("goto {label} skips the closers"),
+            },
+        ];
+        return Some(f);
+    }
+    None
 }
 
 /// The objects an opener stores the scope in: `&tp` and `tp` arguments.
