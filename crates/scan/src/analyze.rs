@@ -120,7 +120,8 @@ pub struct Func<'a, 't> {
 /// File-level facts: `#define`s and shrinker callbacks.
 pub struct FileCtx<'a> {
     pub path: &'a str,
-    pub defines: HashMap<String, String>,
+    /// Shared: a summary question builds a `FileCtx` per function asked.
+    pub defines: std::sync::Arc<HashMap<String, String>>,
     pub scan_objects_fns: HashSet<String>,
     pub facts: KernelFacts,
     /// The whole-tree index and summaries, when a tree was indexed.
@@ -287,7 +288,7 @@ pub fn analyze_file(
     }
     let file = FileCtx {
         path,
-        defines,
+        defines: std::sync::Arc::new(defines),
         scan_objects_fns,
         facts,
         interp,
@@ -649,7 +650,7 @@ pub(crate) fn index_function_core<'a, 't>(
         defines: &file.defines,
         defs,
         body,
-        back_edges: back_edges(body, src),
+        back_edges: back_edges(&nodes, &gotos, src),
     };
     let mut func = Func {
         name: fname,

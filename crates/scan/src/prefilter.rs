@@ -1,4 +1,4 @@
-//! Byte-level prefilter: one Aho-Corasick pass tells which rules a file can
+//! Byte-level prefilter: one multi-token search tells which rules a file can
 //! trigger, so files that cannot are never decoded or parsed.
 
 use crate::rule::Rule;

@@ -320,7 +320,7 @@ impl Interproc {
         let defines = self.file_defines(p.file);
         let fctx = FileCtx {
             path: &path,
-            defines: (*defines).clone(),
+            defines,
             scan_objects_fns: HashSet::new(),
             facts: self.facts,
             interp: Some(self),

@@ -85,11 +85,30 @@ fn is_keyword(w: &[u8]) -> bool {
     )
 }
 
+/// Byte classes by table lookup: the tokenizer tests every byte of the
+/// tree, and one load beats the range compares of `is_ascii_*`.
+const IDENT: u8 = 1;
+const IDENT_START: u8 = 2;
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphabetic() || b == b'_' {
+            t[c] = IDENT | IDENT_START;
+        } else if b.is_ascii_digit() {
+            t[c] = IDENT;
+        }
+        c += 1;
+    }
+    t
+};
+
 fn is_ident_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_'
+    CLASS[c as usize] & IDENT_START != 0
 }
 fn is_ident(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+    CLASS[c as usize] & IDENT != 0
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -136,9 +155,9 @@ fn index_into(src: &[u8], out: &mut FileIndex) {
     let mut cur_def: Option<u32> = None;
     // The last four tokens, newest last.
     let mut win: [Option<Tok>; 4] = [None; 4];
+    // A plain shift: `rotate_left` is an out-of-line memmove per token.
     let push = |win: &mut [Option<Tok>; 4], t: Tok| {
-        win.rotate_left(1);
-        win[3] = Some(t);
+        *win = [win[1], win[2], win[3], Some(t)];
     };
     while i < n {
         let c = src[i];
