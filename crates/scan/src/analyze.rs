@@ -922,7 +922,7 @@ impl<'a, 't> Func<'a, 't> {
 fn leaves_before(n: Node<'_>, pos: usize) -> bool {
     let mut cur = n;
     while let Some(p) = cur.parent() {
-        if p.kind() == "compound_statement" {
+        if matches!(p.kind(), "compound_statement" | "case_statement") {
             if p.start_byte() <= pos && pos < p.end_byte() {
                 return false;
             }
