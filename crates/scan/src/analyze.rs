@@ -922,6 +922,10 @@ impl<'a, 't> Func<'a, 't> {
 fn leaves_before(n: Node<'_>, pos: usize) -> bool {
     let mut cur = n;
     while let Some(p) = cur.parent() {
+        // `return xfs_file_ioctl(...)` in another case: the function is left.
+        if p.kind() == "return_statement" && !(p.start_byte() <= pos && pos < p.end_byte()) {
+            return true;
+        }
         if matches!(p.kind(), "compound_statement" | "case_statement") {
             if p.start_byte() <= pos && pos < p.end_byte() {
                 return false;
