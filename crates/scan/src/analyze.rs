@@ -890,7 +890,7 @@ impl<'a, 't> Func<'a, 't> {
         // ext4_writepages_down_read(), not the outer scope as well.
         let mut events: Vec<(usize, bool, usize)> = Vec::new();
         for (i, s) in self.saves.iter().enumerate() {
-            if s.call.end_byte() <= pos {
+            if s.call.end_byte() <= pos && !leaves_before(s.call, pos) {
                 events.push((s.call.end_byte(), true, i));
             }
         }
@@ -917,12 +917,13 @@ impl<'a, 't> Func<'a, 't> {
 }
 
 /// Is `n` in a block that does not hold `pos` and returns or jumps away
-/// after it (`if (IS_ERR(handle)) { up_read(ctx); return ...; }`)? Then
-/// what it does is not on the way to `pos`.
+/// after it (`if (IS_ERR(handle)) { up_read(ctx); return ...; }`, one
+/// `case` of __ext4_ioctl() that starts, stops and returns)? Then what it
+/// does is not on the way to `pos`.
 fn leaves_before(n: Node<'_>, pos: usize) -> bool {
     let mut cur = n;
     while let Some(p) = cur.parent() {
-        if p.kind() == "compound_statement" {
+        if matches!(p.kind(), "compound_statement" | "case_statement") {
             if p.start_byte() <= pos && pos < p.end_byte() {
                 return false;
             }

@@ -143,12 +143,25 @@ fn goto_past_closers(
     status: Option<&str>,
 ) -> Option<Finding> {
     let opener = s.via.as_deref().unwrap_or("");
+    // A call that closes and reopens (ext4_journal_ensure_credits()
+    // restarting the handle it was given) opens nothing new here.
+    if func.restores.iter().any(|r| r.call.id() == s.call.id()) {
+        return None;
+    }
+    // The opener's result as assigned (`ctxt.handle = ocfs2_start_trans()`).
+    let assigned = value_parent(s.call).and_then(|p| {
+        (p.kind() == "assignment_expression")
+            .then(|| p.child_by_field_name("left"))
+            .flatten()
+            .map(|l| squash(text(l, func.src)))
+    });
+    let status = status.or(assigned.as_deref());
     for (g, label) in &func.gotos {
         let pos = g.start_byte();
         if pos <= s.call.end_byte() || !reachable_from(s.call, pos, func.body) {
             continue;
         }
-        if is_failure_exit(*g, s.call, status, func) {
+        if is_failure_exit(*g, s.call, status, func) || tests_status(*g, status, func) {
             continue;
         }
         let Some(l) = func.labels.get(label) else {
@@ -162,7 +175,25 @@ fn goto_past_closers(
             .iter()
             .any(|c| c.call.start_byte() > g.end_byte() && c.call.start_byte() < target);
         let after = closers.iter().any(|c| c.call.start_byte() > target);
-        if !skipped || after {
+        // Closed already on the way to the jump (`error =
+        // xfs_trans_commit(tp); if (error) goto out_unlock;`).
+        let before = closers.iter().any(|c| {
+            c.call.start_byte() < pos
+                && (contains(*g, c.call.start_byte())
+                    || restore_covers(c.call, s.call, pos, func.body, func.src))
+        });
+        // The labelled code jumps on to a label with a closer after it
+        // (move_extent_per_page(): repair_branches: ... goto
+        // unlock_folios; which falls into stop_journal:).
+        let onward = func.gotos.iter().any(|(g2, l2)| {
+            g2.start_byte() > target
+                && func.labels.get(l2).is_some_and(|n2| {
+                    closers
+                        .iter()
+                        .any(|c| c.call.start_byte() > n2.start_byte())
+                })
+        });
+        if !skipped || after || before || onward {
             continue;
         }
         let mut f = func.finding(
@@ -237,6 +268,29 @@ fn error_return(r: Node<'_>, src: &str) -> bool {
     let t = squash(text(r, src));
     let v = t.trim_start_matches("return").trim_end_matches(';');
     v.starts_with("-E") || v.starts_with("ERR_PTR(") || v.starts_with("PTR_ERR(") || v == "NULL"
+}
+
+/// The jump sits under a test of the opener's status (`if (error) goto
+/// out_release_dquots;` after xfs_create()'s -ENOSPC retry of
+/// xfs_trans_alloc_icreate()): the open may have failed on that path.
+fn tests_status(g: Node<'_>, status: Option<&str>, func: &Func<'_, '_>) -> bool {
+    let Some(v) = status else { return false };
+    let mut n = g;
+    while let Some(p) = n.parent() {
+        if p.id() == func.body.id() {
+            return false;
+        }
+        if p.kind() == "if_statement"
+            && p.child_by_field_name("condition").is_some_and(|c| {
+                let t = squash(text(c, func.src));
+                has_word(&t, v) || t.contains(v)
+            })
+        {
+            return true;
+        }
+        n = p;
+    }
+    false
 }
 
 fn handle_vars(call: Node<'_>, src: &str) -> Vec<String> {
