@@ -560,17 +560,18 @@ pub(crate) fn index_function_core<'a, 't>(
             }
         }
     }
-    let nodes = collect(body, |n| {
-        matches!(
-            n.kind(),
-            "declaration"
-                | "assignment_expression"
-                | "call_expression"
-                | "return_statement"
-                | "goto_statement"
-                | "labeled_statement"
-        )
+    static FUNC_NODES: std::sync::OnceLock<crate::syntax::KindSet> = std::sync::OnceLock::new();
+    let kinds = FUNC_NODES.get_or_init(|| {
+        crate::syntax::KindSet::named(&[
+            "declaration",
+            "assignment_expression",
+            "call_expression",
+            "return_statement",
+            "goto_statement",
+            "labeled_statement",
+        ])
     });
+    let nodes = collect(body, |n| kinds.contains(n));
     let mut all_calls = Vec::new();
     let mut returns = Vec::new();
     let mut gotos = Vec::new();

@@ -452,8 +452,11 @@ pub fn scan_paths(
     }
     // The index, the parsed functions and the sources are a gigabyte of
     // small allocations: free them on another thread (a process that
-    // exits after the report does not wait for it).
-    std::thread::spawn(move || drop((interp, candidates)));
+    // exits after the report does not wait for it). If no thread can be
+    // started, the failed spawn drops them here.
+    let _ = std::thread::Builder::new()
+        .name("scan-free".into())
+        .spawn(move || drop((interp, candidates)));
     skipped.sort();
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings.dedup();
