@@ -22,6 +22,7 @@
 //! [`history`] (what changed in which release).
 
 pub mod alloc;
+pub mod entry;
 pub mod explain;
 pub mod gfp;
 pub mod gfp_release;

@@ -120,7 +120,8 @@ pub struct Func<'a, 't> {
 /// File-level facts: `#define`s and shrinker callbacks.
 pub struct FileCtx<'a> {
     pub path: &'a str,
-    pub defines: HashMap<String, String>,
+    /// Shared: a summary question builds a `FileCtx` per function asked.
+    pub defines: std::sync::Arc<HashMap<String, String>>,
     pub scan_objects_fns: HashSet<String>,
     pub facts: KernelFacts,
     /// The whole-tree index and summaries, when a tree was indexed.
@@ -287,7 +288,7 @@ pub fn analyze_file(
     }
     let file = FileCtx {
         path,
-        defines,
+        defines: std::sync::Arc::new(defines),
         scan_objects_fns,
         facts,
         interp,
@@ -526,6 +527,23 @@ pub(crate) fn index_function_ext<'a, 't>(
     bindings: Option<Vec<GfpValue>>,
     depth: u32,
 ) -> Func<'a, 't> {
+    index_function_core(file, src, line_offset, node, body, bindings, depth, true)
+}
+
+/// `full`: also classify every call (scopes, allocations and their masks);
+/// without it only the evaluator, calls and returns are ready, which is
+/// all a question about one argument or the returned value needs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn index_function_core<'a, 't>(
+    file: &'a FileCtx<'a>,
+    src: &'a str,
+    line_offset: usize,
+    node: Node<'t>,
+    body: Node<'t>,
+    bindings: Option<Vec<GfpValue>>,
+    depth: u32,
+    full: bool,
+) -> Func<'a, 't> {
     let mut gfp_typed = HashSet::new();
     let mut param_names = Vec::new();
     let mut defs: HashMap<String, Vec<Def<'t>>> = HashMap::new();
@@ -542,17 +560,18 @@ pub(crate) fn index_function_ext<'a, 't>(
             }
         }
     }
-    let nodes = collect(body, |n| {
-        matches!(
-            n.kind(),
-            "declaration"
-                | "assignment_expression"
-                | "call_expression"
-                | "return_statement"
-                | "goto_statement"
-                | "labeled_statement"
-        )
+    static FUNC_NODES: std::sync::OnceLock<crate::syntax::KindSet> = std::sync::OnceLock::new();
+    let kinds = FUNC_NODES.get_or_init(|| {
+        crate::syntax::KindSet::named(&[
+            "declaration",
+            "assignment_expression",
+            "call_expression",
+            "return_statement",
+            "goto_statement",
+            "labeled_statement",
+        ])
     });
+    let nodes = collect(body, |n| kinds.contains(n));
     let mut all_calls = Vec::new();
     let mut returns = Vec::new();
     let mut gotos = Vec::new();
@@ -632,7 +651,7 @@ pub(crate) fn index_function_ext<'a, 't>(
         defines: &file.defines,
         defs,
         body,
-        back_edges: back_edges(body, src),
+        back_edges: back_edges(&nodes, &gotos, src),
     };
     let mut func = Func {
         name: fname,
@@ -650,6 +669,9 @@ pub(crate) fn index_function_ext<'a, 't>(
         saves: Vec::new(),
         restores: Vec::new(),
     };
+    if !full {
+        return func;
+    }
     for &call in &func.all_calls {
         let Some(name) = call_name(call, src) else {
             continue;
@@ -861,18 +883,63 @@ impl<'a, 't> Func<'a, 't> {
 
     /// Scopes opened before `pos` in this function and not yet closed.
     pub fn open_scopes_at(&self, pos: usize) -> Vec<&ScopeCall<'t>> {
-        self.saves
-            .iter()
-            .filter(|s| s.call.end_byte() <= pos)
-            .filter(|s| {
-                !self.restores.iter().any(|r| {
-                    r.var == s.var
-                        && r.call.start_byte() > s.call.end_byte()
-                        && r.call.end_byte() <= pos
-                })
-            })
-            .collect()
+        // Scopes nest (include/linux/sched/mm.h): in text order, a restore
+        // closes the latest open save of its kind and variable. Paired
+        // functions carry no variable, so ext4_journal_stop() closes the
+        // handle ext4_journal_start() opened after
+        // ext4_writepages_down_read(), not the outer scope as well.
+        let mut events: Vec<(usize, bool, usize)> = Vec::new();
+        for (i, s) in self.saves.iter().enumerate() {
+            if s.call.end_byte() <= pos && !leaves_before(s.call, pos) {
+                events.push((s.call.end_byte(), true, i));
+            }
+        }
+        for (i, r) in self.restores.iter().enumerate() {
+            if r.call.end_byte() <= pos && !leaves_before(r.call, pos) {
+                events.push((r.call.start_byte(), false, i));
+            }
+        }
+        events.sort_unstable();
+        let mut open: Vec<usize> = Vec::new();
+        for (_, is_save, i) in events {
+            if is_save {
+                open.push(i);
+                continue;
+            }
+            let r = &self.restores[i];
+            if let Some(k) = open.iter().rposition(|&j| self.saves[j].var == r.var) {
+                open.remove(k);
+            }
+        }
+        open.sort_unstable();
+        open.into_iter().map(|i| &self.saves[i]).collect()
     }
+}
+
+/// Is `n` in a block that does not hold `pos` and returns or jumps away
+/// after it (`if (IS_ERR(handle)) { up_read(ctx); return ...; }`, one
+/// `case` of __ext4_ioctl() that starts, stops and returns)? Then what it
+/// does is not on the way to `pos`.
+fn leaves_before(n: Node<'_>, pos: usize) -> bool {
+    let mut cur = n;
+    while let Some(p) = cur.parent() {
+        // `return xfs_file_ioctl(...)` in another case: the function is left.
+        if p.kind() == "return_statement" && !(p.start_byte() <= pos && pos < p.end_byte()) {
+            return true;
+        }
+        if matches!(p.kind(), "compound_statement" | "case_statement") {
+            if p.start_byte() <= pos && pos < p.end_byte() {
+                return false;
+            }
+            let mut c = p.walk();
+            return p.named_children(&mut c).any(|x| {
+                x.start_byte() > n.end_byte()
+                    && matches!(x.kind(), "return_statement" | "goto_statement")
+            });
+        }
+        cur = p;
+    }
+    false
 }
 
 /// A gfp argument is a mask, not a test: flags combined with `| & ^ ~`,

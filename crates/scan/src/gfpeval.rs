@@ -6,7 +6,7 @@
 //! (locals, `#define`s, ternaries, calls), and placeholders are resolved to
 //! abstract `GfpValue`s computed here.
 
-use crate::syntax::{collect, contains, text};
+use crate::syntax::{contains, text};
 use reclaimscope_model::gfp::{Gfp, GfpValue, parse_expr};
 use std::collections::HashMap;
 use tree_sitter::Node;
@@ -85,19 +85,23 @@ pub struct Evaluator<'a, 't> {
     pub back_edges: Vec<(usize, usize)>,
 }
 
-/// The backward `goto`s of a function body, as `(label, goto)` byte offsets.
-pub fn back_edges(body: Node<'_>, src: &str) -> Vec<(usize, usize)> {
-    let labels: Vec<(String, usize)> = collect(body, |n| n.kind() == "labeled_statement")
-        .into_iter()
-        .filter_map(|n| {
-            let l = n.child_by_field_name("label")?;
-            Some((text(l, src).to_string(), n.start_byte()))
-        })
+/// The backward `goto`s of a function body, as `(label, goto)` byte
+/// offsets, from the nodes of the body's one walk (`nodes`: its labeled
+/// statements among others, in text order; `gotos`: each `goto` and its
+/// label), so the body is not walked again.
+pub fn back_edges(
+    nodes: &[Node<'_>],
+    gotos: &[(Node<'_>, String)],
+    src: &str,
+) -> Vec<(usize, usize)> {
+    let labels: Vec<(&str, usize)> = nodes
+        .iter()
+        .filter(|n| n.kind() == "labeled_statement")
+        .filter_map(|n| Some((text(n.child_by_field_name("label")?, src), n.start_byte())))
         .collect();
-    collect(body, |n| n.kind() == "goto_statement")
-        .into_iter()
-        .filter_map(|g| {
-            let l = text(g.child_by_field_name("label")?, src);
+    gotos
+        .iter()
+        .filter_map(|(g, l)| {
             let (_, at) = labels.iter().find(|(name, _)| name == l)?;
             (*at < g.start_byte()).then_some((*at, g.start_byte()))
         })

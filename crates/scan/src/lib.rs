@@ -6,6 +6,7 @@
 
 mod analyze;
 pub mod diff;
+mod entry;
 pub mod finding;
 mod gfpeval;
 mod index;

@@ -1,10 +1,13 @@
-//! Byte-level prefilter: one Aho-Corasick pass tells which rules a file can
+//! Byte-level prefilter: one multi-token search tells which rules a file can
 //! trigger, so files that cannot are never decoded or parsed.
 
 use crate::rule::Rule;
 use aho_corasick::AhoCorasick;
 
 pub struct Prefilter {
+    /// SIMD (Teddy) search when the CPU has it: several times faster than
+    /// the automaton over a whole tree's bytes.
+    packed: Option<aho_corasick::packed::Searcher>,
     matcher: AhoCorasick,
     tokens: Vec<&'static str>,
     rules: Vec<Rule>,
@@ -23,7 +26,13 @@ impl Prefilter {
             }
         }
         let matcher = AhoCorasick::new(&tokens).expect("static token list builds");
+        let packed = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(&tokens)
+            .build();
         Prefilter {
+            packed,
             matcher,
             tokens,
             rules: rules.to_vec(),
@@ -35,13 +44,26 @@ impl Prefilter {
     pub fn rules_for(&self, bytes: &[u8]) -> Vec<Rule> {
         let mut seen = vec![false; self.tokens.len()];
         let mut left = self.tokens.len();
-        for m in self.matcher.find_iter(bytes) {
-            let m = m.pattern().as_usize();
+        let mut found = |m: usize| {
             if !seen[m] {
                 seen[m] = true;
                 left -= 1;
-                if left == 0 {
-                    break;
+            }
+            left == 0
+        };
+        match &self.packed {
+            Some(p) => {
+                for m in p.find_iter(bytes) {
+                    if found(m.pattern().as_usize()) {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for m in self.matcher.find_iter(bytes) {
+                    if found(m.pattern().as_usize()) {
+                        break;
+                    }
                 }
             }
         }

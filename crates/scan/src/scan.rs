@@ -275,6 +275,7 @@ pub fn scan_paths(
     let file_indexes = IndexSink {
         full,
         files: Mutex::new(Vec::new()),
+        rest: Mutex::new(Vec::new()),
     };
     let sink = indexing.then_some(&file_indexes);
 
@@ -379,14 +380,11 @@ pub fn scan_paths(
             .into_inner()
             .unwrap_or_else(|e| e.into_inner());
         if !full {
-            let more = index_namers(
-                paths,
-                &excludes,
-                opts.max_file_size,
-                &per_file,
-                &candidates,
-                &prefilter,
-            );
+            let rest = file_indexes
+                .rest
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner());
+            let more = index_namers(rest, opts.max_file_size, &per_file, &candidates, &prefilter);
             per_file.extend(more);
         }
         let mut ip = Interproc::new(Index::build(per_file), facts, header_macros.clone());
@@ -452,6 +450,13 @@ pub fn scan_paths(
             }
         }
     }
+    // The index, the parsed functions and the sources are a gigabyte of
+    // small allocations: free them on another thread (a process that
+    // exits after the report does not wait for it). If no thread can be
+    // started, the failed spawn drops them here.
+    let _ = std::thread::Builder::new()
+        .name("scan-free".into())
+        .spawn(move || drop((interp, candidates)));
     skipped.sort();
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings.dedup();
@@ -527,16 +532,25 @@ fn read_and_filter(
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push((shown.clone(), fi));
+        } else if let Some(sink) = index_sink
+            && matches!(out, Outcome::Filtered(_))
+        {
+            sink.rest
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(path.to_path_buf());
         }
         out
     })
 }
 
 /// Where the first pass puts per-file indexes; `full`: every C file, else
-/// only the candidates.
+/// only the candidates, and `rest` lists the other readable C files for
+/// [`index_namers`] (so it reads files again but does not walk the tree).
 struct IndexSink {
     full: bool,
     files: Mutex<Vec<(String, FileIndex)>>,
+    rest: Mutex<Vec<PathBuf>>,
 }
 
 /// The second pass of a partial index: every C file not yet indexed that
@@ -545,8 +559,7 @@ struct IndexSink {
 /// tokenized too, so the callers of a wrapper (`bpf_map_area_alloc`) or a
 /// mask helper (`massage_gfp_flags`) are known.
 fn index_namers(
-    paths: &[PathBuf],
-    excludes: &GlobSet,
+    rest: Vec<PathBuf>,
     max: u64,
     have: &[(String, FileIndex)],
     candidates: &[(String, String, Vec<Rule>)],
@@ -592,54 +605,20 @@ fn index_namers(
         Some(p) => p.find(b).is_some(),
         None => ac.is_match(b),
     };
-    let done: std::collections::HashSet<&str> = have.iter().map(|(p, _)| p.as_str()).collect();
-    let out: Mutex<Vec<(String, FileIndex)>> = Mutex::new(Vec::new());
-    let visit = |path: &Path| {
-        let is_c = path.extension().is_some_and(|e| e == "c" || e == "h");
-        let shown = display_path(path);
-        if !is_c
-            || done.contains(shown.as_str())
-            || (!excludes.is_empty() && (excludes.is_match(&shown) || excludes.is_match(path)))
-        {
-            return;
-        }
-        let Ok(bytes) = std::fs::read(path) else {
-            return;
-        };
-        if bytes.len() as u64 > max || memchr::memchr(0, &bytes[..bytes.len().min(8192)]).is_some()
-        {
-            return;
-        }
-        if is_match(&bytes) {
-            let fi = index_file(&bytes);
-            out.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((shown, fi));
-        }
-    };
-    for root in paths {
-        if root.is_file() {
-            visit(root);
-            continue;
-        }
-        ignore::WalkBuilder::new(root)
-            .standard_filters(false)
-            .hidden(true)
-            .follow_links(false)
-            .threads(rayon::current_num_threads())
-            .build_parallel()
-            .run(|| {
-                Box::new(|entry| {
-                    if let Ok(e) = entry
-                        && e.file_type().is_some_and(|t| t.is_file())
-                    {
-                        visit(e.path());
-                    }
-                    ignore::WalkState::Continue
-                })
-            });
-    }
-    out.into_inner().unwrap_or_else(|e| e.into_inner())
+    // The first pass already skipped binary, huge and unreadable files.
+    rest.par_iter()
+        .filter_map(|path| {
+            thread_local! {
+                static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            BUF.with_borrow_mut(|bytes| {
+                bytes.clear();
+                let file = std::fs::File::open(path).ok()?;
+                file.take(max + 1).read_to_end(bytes).ok()?;
+                is_match(bytes).then(|| (display_path(path), index_file(bytes)))
+            })
+        })
+        .collect()
 }
 
 /// `is_dot_c`: an empty `.c` file is reported; an empty header is normal.

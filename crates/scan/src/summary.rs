@@ -17,12 +17,14 @@
 //! for any thread count. Recursion ends at the depth bound in summaries,
 //! and on the path itself in caller walks ([`Interproc::coverage`]).
 
-use crate::analyze::{FileCtx, Func, KernelFacts, ScopeKind, c_parser, index_function_ext};
+use crate::analyze::{FileCtx, Func, KernelFacts, ScopeKind, c_parser, index_function_core};
 use crate::gfpeval::Resolver;
 use crate::index::{CallSite, Index};
 use crate::syntax::{call_args, collect};
 use rayon::prelude::*;
+use reclaimscope_model::entry::CallerScope;
 use reclaimscope_model::gfp::GfpValue;
+use reclaimscope_model::task::Scope;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -87,7 +89,7 @@ pub enum Coverage {
 type CallScopes = Vec<(u32, Option<ScopeOrigin>)>;
 
 #[derive(Default)]
-struct Caches {
+pub(crate) struct Caches {
     parsed: HashMap<u32, Option<Arc<Parsed>>>,
     sources: HashMap<u32, Option<Arc<str>>>,
     defines: HashMap<u32, Arc<HashMap<String, String>>>,
@@ -98,6 +100,8 @@ struct Caches {
     call_scopes: HashMap<u32, Arc<CallScopes>>,
     callers: HashMap<u32, Arc<Vec<CallSite>>>,
     coverage: HashMap<(u32, bool), Coverage>,
+    pub(crate) entries: HashMap<u32, Arc<crate::entry::Entries>>,
+    pub(crate) field_regs: HashMap<String, usize>,
 }
 
 /// The index plus the summary caches; shared by the rule threads.
@@ -108,6 +112,10 @@ pub struct Interproc {
     /// Names of functions that may open or close a scope: callers (up to
     /// [`MAX_DEPTH`] levels) of a `memalloc_*_save/restore`.
     scope_names: HashSet<String>,
+    /// Finds `memalloc_no*` or a [`Interproc::scope_names`] name in a
+    /// function's text: a function that spells neither cannot have a
+    /// NOFS/NOIO scope open at any of its calls, so it need not be parsed.
+    scope_spellers: Option<aho_corasick::AhoCorasick>,
     /// Functions registered as `scan_objects` anywhere in the tree.
     scan_objects: HashSet<u64>,
     /// Per file: helper and scope-function names it calls, parsed around
@@ -131,11 +139,15 @@ impl Interproc {
             facts,
             header_macros,
             scope_names: HashSet::new(),
+            scope_spellers: None,
             scan_objects,
             extra_tokens: Default::default(),
             caches: Mutex::new(Caches::default()),
         };
         ip.find_scope_functions();
+        let mut spellings: Vec<&str> = ip.scope_names.iter().map(|s| s.as_str()).collect();
+        spellings.push("memalloc_no");
+        ip.scope_spellers = aho_corasick::AhoCorasick::new(spellings).ok();
         ip
     }
 
@@ -145,7 +157,7 @@ impl Interproc {
     /// stays near the few scope carriers (xfs_trans_*, jbd2, ...).
     fn find_scope_functions(&mut self) {
         let mut frontier: Vec<String> = SCOPE_CALLS.iter().map(|s| s.to_string()).collect();
-        for level in 0..MAX_DEPTH {
+        for _ in 0..MAX_DEPTH {
             let mut callers: Vec<u32> = Vec::new();
             for name in &frontier {
                 callers.extend(self.index.calls_to(name).map(|s| s.caller));
@@ -162,12 +174,15 @@ impl Interproc {
                 .collect();
             self.scope_names.extend(tentative.iter().cloned());
             // In parallel: each effect depends only on (function, depth).
+            // Read at depth 1 whatever the level: the effect of a caller
+            // five levels up (the ext4_journal_start() macro over
+            // start_this_handle()) needs the depth budget for its callees.
             let this = &*self;
             let with_effect: Vec<u32> = callers
                 .par_iter()
                 .copied()
                 .filter(|&d| {
-                    let e = this.scope_effect(d, level + 1);
+                    let e = this.scope_effect(d, 1);
                     e.opens.is_some() || e.closes.is_some()
                 })
                 .collect();
@@ -201,7 +216,7 @@ impl Interproc {
         self.extra_tokens.get(path).map_or(&[], |v| v.as_slice())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Caches> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Caches> {
         self.caches.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -246,6 +261,9 @@ impl Interproc {
 
     fn parse_def(&self, def: u32) -> Option<Parsed> {
         let d = self.index.defs.get(def as usize)?;
+        if d.rec.is_macro {
+            return None;
+        }
         let src = self.source(d.file)?;
         let (start, end) = (d.rec.decl_start as usize, d.rec.body_end as usize);
         let region = src.get(start..end.min(src.len()))?.to_string();
@@ -272,19 +290,53 @@ impl Interproc {
         depth: u32,
         f: impl FnOnce(&FileCtx<'_>, &Func<'_, '_>, &Parsed) -> R,
     ) -> Option<R> {
+        self.with_func_as(def, bindings, depth, true, f)
+    }
+
+    /// [`Interproc::with_func`] for a question about an argument or the
+    /// returned value: `func.eval`, `all_calls` and `returns` only (no
+    /// allocation or scope of the function is classified, which would ask
+    /// its callers and callees in turn).
+    pub fn with_eval<R>(
+        &self,
+        def: u32,
+        bindings: Option<Vec<GfpValue>>,
+        depth: u32,
+        f: impl FnOnce(&FileCtx<'_>, &Func<'_, '_>, &Parsed) -> R,
+    ) -> Option<R> {
+        self.with_func_as(def, bindings, depth, false, f)
+    }
+
+    fn with_func_as<R>(
+        &self,
+        def: u32,
+        bindings: Option<Vec<GfpValue>>,
+        depth: u32,
+        full: bool,
+        f: impl FnOnce(&FileCtx<'_>, &Func<'_, '_>, &Parsed) -> R,
+    ) -> Option<R> {
         let p = self.parsed(def)?;
         let path = self.index.files.get(p.file as usize)?.clone();
         let defines = self.file_defines(p.file);
         let fctx = FileCtx {
             path: &path,
-            defines: (*defines).clone(),
+            defines,
             scan_objects_fns: HashSet::new(),
             facts: self.facts,
             interp: Some(self),
         };
         let node = function_node(&p.tree)?;
         let body = node.child_by_field_name("body")?;
-        let func = index_function_ext(&fctx, &p.src, p.line_offset, node, body, bindings, depth);
+        let func = index_function_core(
+            &fctx,
+            &p.src,
+            p.line_offset,
+            node,
+            body,
+            bindings,
+            depth,
+            full,
+        );
         Some(f(&fctx, &func, &p))
     }
 
@@ -306,9 +358,10 @@ impl Interproc {
 
     /// A definition other files can call: not static, or in a header
     /// (a `static inline` in a header is compiled into every includer).
-    fn visible(&self, def: u32) -> bool {
+    pub(crate) fn visible(&self, def: u32) -> bool {
         let d = &self.index.defs[def as usize];
-        !d.rec.ret.contains("static") || self.file_name(d.file).ends_with(".h")
+        let header = self.file_name(d.file).ends_with(".h");
+        header || (!d.rec.is_macro && !d.rec.ret.contains("static"))
     }
 
     /// Call sites that reach `def`: same file for a static function;
@@ -332,7 +385,10 @@ impl Interproc {
             if is_static && site.file != d.file {
                 continue;
             }
+            // A macro in a header reaches every user: `#ifndef` fallbacks
+            // elsewhere (floppy.c's own fd_dma_mem_alloc) are alternatives.
             if !is_static
+                && !d.rec.is_macro
                 && site.file != d.file
                 && self.index.def_named_in(site.file, name).is_some()
             {
@@ -440,9 +496,14 @@ impl Interproc {
         if let Some(e) = self.lock().scopes.get(&(def, depth)) {
             return e.clone();
         }
+        if self.index.defs[def as usize].rec.is_macro {
+            let e = self.macro_scope_effect(def, depth);
+            self.lock().scopes.insert((def, depth), e.clone());
+            return e;
+        }
         let e = self
             .with_func(def, Some(Vec::new()), depth, |_, func, _| {
-                let mut events: Vec<(usize, bool, ScopeKind)> = Vec::new();
+                let mut events: Vec<(Node<'_>, bool, ScopeKind)> = Vec::new();
                 for s in &func.saves {
                     let paired = s.local
                         || func
@@ -450,7 +511,7 @@ impl Interproc {
                             .iter()
                             .any(|r| r.var.is_some() && r.var == s.var && r.via.is_none());
                     if !paired {
-                        events.push((s.call.start_byte(), true, s.kind));
+                        events.push((s.call, true, s.kind));
                     }
                 }
                 for r in &func.restores {
@@ -460,25 +521,49 @@ impl Interproc {
                             .iter()
                             .any(|s| s.var.is_some() && s.var == r.var && s.via.is_none());
                     if !paired {
-                        events.push((r.call.start_byte(), false, r.kind));
+                        events.push((r.call, false, r.kind));
                     }
                 }
-                events.sort_by_key(|e| (e.0, e.1));
-                let mut open: Vec<ScopeKind> = Vec::new();
+                events.sort_by_key(|e| (e.0.start_byte(), e.1));
+                // Each way out (every `return`, and the end of the body)
+                // sees the events before it that are not in a branch or
+                // loop it is outside of: xfs_trans_alloc()'s `if (error)
+                // { xfs_trans_cancel(tp); return error; }` does not undo
+                // the scope its `return 0` leaves open. The function
+                // opens a scope if some way out leaves one open, closes
+                // one if some way out closes one it did not open.
+                let mut exits: Vec<usize> = func.returns.iter().map(|r| r.end_byte()).collect();
+                exits.push(func.body.end_byte().saturating_sub(1));
                 let mut eff = ScopeEffect::default();
-                for (_, is_open, kind) in events {
-                    if !matches!(kind, ScopeKind::Nofs | ScopeKind::Noio) {
-                        continue;
+                for exit in exits {
+                    let mut open: Vec<ScopeKind> = Vec::new();
+                    for (node, is_open, kind) in &events {
+                        if !matches!(kind, ScopeKind::Nofs | ScopeKind::Noio)
+                            || node.start_byte() >= exit
+                        {
+                            continue;
+                        }
+                        let on_the_way = reaches(*node, func.body, exit);
+                        if *is_open {
+                            if on_the_way && !failed_open(*node, exit, func) {
+                                open.push(*kind);
+                            }
+                        } else if let Some(i) = open.iter().rposition(|k| k == kind) {
+                            if on_the_way {
+                                open.remove(i);
+                            }
+                        } else {
+                            // A close of a scope opened elsewhere counts
+                            // on any path: xfs_trans_clear_context()
+                            // restores only `if (current->journal_info
+                            // == tp)`.
+                            eff.closes.get_or_insert(*kind);
+                        }
                     }
-                    if is_open {
-                        open.push(kind);
-                    } else if let Some(i) = open.iter().rposition(|k| *k == kind) {
-                        open.remove(i);
-                    } else {
-                        eff.closes = Some(kind);
+                    if let Some(k) = open.last() {
+                        eff.opens.get_or_insert(*k);
                     }
                 }
-                eff.opens = open.last().copied();
                 eff
             })
             .unwrap_or_default();
@@ -486,10 +571,64 @@ impl Interproc {
         e
     }
 
+    /// A function-like macro's effect: its body's calls in text order
+    /// (`#define ext4_journal_start(inode, type, nblocks)
+    /// __ext4_journal_start(...)` opens what `__ext4_journal_start` opens).
+    fn macro_scope_effect(&self, def: u32, depth: u32) -> ScopeEffect {
+        let d = &self.index.defs[def as usize];
+        let Some(src) = self.source(d.file) else {
+            return ScopeEffect::default();
+        };
+        let file = self.file_name(d.file).to_string();
+        let Some(text) = src.get(d.rec.decl_start as usize..d.rec.body_end as usize) else {
+            return ScopeEffect::default();
+        };
+        let fi = crate::index::tokenize::index_file(text.as_bytes());
+        let mut calls: Vec<u32> = fi.calls.iter().map(|c| c.1).collect();
+        calls.sort_unstable();
+        let mut open: Vec<ScopeKind> = Vec::new();
+        let mut eff = ScopeEffect::default();
+        for off in calls {
+            let rest = &text[off as usize..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let name = &rest[..end];
+            let (opens, closes) = match name {
+                "memalloc_nofs_save" => (Some(ScopeKind::Nofs), None),
+                "memalloc_noio_save" => (Some(ScopeKind::Noio), None),
+                "memalloc_nofs_restore" => (None, Some(ScopeKind::Nofs)),
+                "memalloc_noio_restore" => (None, Some(ScopeKind::Noio)),
+                _ => match self.callee_scope_effect(name, &file, depth + 1) {
+                    Some(e) => (e.opens, e.closes),
+                    None => (None, None),
+                },
+            };
+            if let Some(k) = closes {
+                match open.iter().rposition(|x| *x == k) {
+                    Some(i) => {
+                        open.remove(i);
+                    }
+                    None => eff.closes = Some(k),
+                }
+            }
+            if let Some(k) = opens {
+                open.push(k);
+            }
+        }
+        eff.opens = open.last().copied();
+        eff
+    }
+
     /// NOFS/NOIO scopes open at each call inside `def` (by file offset).
     fn call_scopes(&self, def: u32) -> Arc<CallScopes> {
         if let Some(c) = self.lock().call_scopes.get(&def) {
             return c.clone();
+        }
+        if !self.may_open_scope(def) {
+            let none = Arc::new(CallScopes::new());
+            self.lock().call_scopes.insert(def, none.clone());
+            return none;
         }
         let v: CallScopes = self
             .with_func(def, Some(Vec::new()), 0, |_, func, p| {
@@ -497,6 +636,7 @@ impl Interproc {
                     .iter()
                     .map(|c| {
                         let pos = c.start_byte();
+                        let key = callee_pos(*c);
                         let origin = func
                             .open_scopes_at(pos)
                             .into_iter()
@@ -510,7 +650,7 @@ impl Interproc {
                                     None => format!("memalloc_{}_save()", s.kind.name()),
                                 },
                             });
-                        ((p.start + pos) as u32, origin)
+                        ((p.start + key) as u32, origin)
                     })
                     .collect()
             })
@@ -518,6 +658,24 @@ impl Interproc {
         let v = Arc::new(v);
         self.lock().call_scopes.insert(def, v.clone());
         v
+    }
+
+    /// Can a NOFS/NOIO scope be open at some call of `def`: does its text
+    /// name a `memalloc_no*` call or a function that opens a scope? (A
+    /// function that names neither has no scope open at any of its calls;
+    /// most callers on a coverage walk are such, and are not parsed.)
+    fn may_open_scope(&self, def: u32) -> bool {
+        let (Some(ac), Some(d)) = (&self.scope_spellers, self.index.defs.get(def as usize)) else {
+            return true;
+        };
+        let Some(src) = self.source(d.file) else {
+            return true;
+        };
+        let body = src
+            .as_bytes()
+            .get(d.rec.decl_start as usize..(d.rec.body_end as usize).min(src.len()))
+            .unwrap_or(b"");
+        ac.is_match(body)
     }
 
     /// Classify every caller chain that reaches `def`: covered when a
@@ -589,15 +747,15 @@ impl Walk<'_> {
     fn up(&mut self, def: u32, chain: Vec<ChainStep>, depth: u32) {
         let ip = self.ip;
         let name = ip.def_name(def).to_string();
-        if let Some(why) = ip.address_taken(def) {
-            self.unknown.get_or_insert((
-                format!("{name}() is reached through a function pointer: {why}"),
-                chain.clone(),
-            ));
+        let entries = ip.entries(def);
+        if let Some(why) = &entries.unknown {
+            self.unknown.get_or_insert((why.clone(), chain.clone()));
         }
-        let callers = ip.callers_of(def);
-        if callers.is_empty() {
-            if ip.address_taken(def).is_none() {
+        for hit in &entries.roots {
+            self.root(&name, hit, &chain);
+        }
+        if entries.sites.is_empty() {
+            if entries.unknown.is_none() && entries.roots.is_empty() {
                 self.uncovered.get_or_insert(chain);
             }
             return;
@@ -609,7 +767,8 @@ impl Walk<'_> {
             ));
             return;
         }
-        for &site in callers.iter() {
+        for (site, via) in entries.sites.iter() {
+            let site = *site;
             if self.covered.is_some() && self.uncovered.is_some() {
                 return; // mixed already: nothing can change the class
             }
@@ -637,7 +796,7 @@ impl Walk<'_> {
                 file: file.clone(),
                 line,
                 function: caller_name.clone(),
-                note: format!("calls {name}()"),
+                note: via.clone().unwrap_or_else(|| format!("calls {name}()")),
             }];
             if let Some(o) = origin {
                 next.insert(
@@ -659,6 +818,63 @@ impl Walk<'_> {
             self.path.pop();
         }
     }
+
+    /// A kernel entry point ends the chain: each calling context the
+    /// model lists is covered (a scope that covers the mask), uncovered
+    /// (no scope) or unknown (the allocating task's own scope).
+    fn root(&mut self, name: &str, hit: &crate::entry::RootHit, chain: &[ChainStep]) {
+        let ip = self.ip;
+        for ctx in hit.root.contexts {
+            let line = ip
+                .index
+                .file_id(ctx.file)
+                .and_then(|f| {
+                    let c = ctx.caller.split('/').next().unwrap_or(ctx.caller);
+                    ip.index.def_named_in(f, c)
+                })
+                .map_or(1, |d| {
+                    let dd = &ip.index.defs[d as usize];
+                    ip.line_of(dd.file, dd.rec.decl_start)
+                });
+            let mut steps = vec![
+                ChainStep {
+                    file: ctx.file.to_string(),
+                    line,
+                    function: ctx.caller.to_string(),
+                    note: format!("kernel entry point: {}", ctx.why),
+                },
+                ChainStep {
+                    file: hit.file.clone(),
+                    line: hit.line,
+                    function: name.to_string(),
+                    note: format!("{name}() is registered as {}", hit.slot),
+                },
+            ];
+            steps.extend(chain.iter().cloned());
+            match ctx.scope {
+                CallerScope::None => {
+                    self.uncovered.get_or_insert(steps);
+                }
+                CallerScope::In(s) => {
+                    let covers = s == Scope::Noio || (s == Scope::Nofs && !self.noio);
+                    if covers {
+                        self.covered.get_or_insert(steps);
+                    } else {
+                        self.uncovered.get_or_insert(steps);
+                    }
+                }
+                CallerScope::Inherited => {
+                    self.unknown.get_or_insert((
+                        format!(
+                            "{name}() is registered as {} ({}:{}): {}",
+                            hit.slot, hit.file, hit.line, ctx.why
+                        ),
+                        steps,
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// The function definition node of a parsed region.
@@ -673,6 +889,77 @@ pub fn function_node(tree: &Tree) -> Option<Node<'_>> {
             .into_iter()
             .find(|n| n.child_by_field_name("body").is_some())
     })
+}
+
+/// Is the exit at byte `exit` under a test of what the opening call
+/// returned (`if (IS_ERR(handle)) { ...; return error; }` in
+/// ext4_expand_extra_isize())? Then the open failed on that way out.
+fn failed_open(call: Node<'_>, exit: usize, func: &Func<'_, '_>) -> bool {
+    let src = func.src;
+    let Some(p) = crate::syntax::value_parent(call) else {
+        return false;
+    };
+    let var = match p.kind() {
+        "assignment_expression" => p
+            .child_by_field_name("left")
+            .map(|l| crate::syntax::text(l, src).to_string()),
+        "init_declarator" => p
+            .child_by_field_name("declarator")
+            .and_then(|d| crate::syntax::declarator_name(d, src))
+            .map(str::to_string),
+        _ => None,
+    };
+    let Some(var) = var else { return false };
+    collect(func.body, |n| {
+        n.kind() == "if_statement"
+            && n.start_byte() > call.end_byte()
+            && n.start_byte() < exit
+            && exit <= n.end_byte()
+    })
+    .into_iter()
+    .any(|i| {
+        i.child_by_field_name("condition")
+            .is_some_and(|c| crate::syntax::has_word(crate::syntax::text(c, src), &var))
+    })
+}
+
+/// Does the statement holding `n` run on the way to the exit at byte
+/// `exit`: every branch or loop around it also holds the exit?
+fn reaches(n: Node<'_>, body: Node<'_>, exit: usize) -> bool {
+    let mut cur = n;
+    while let Some(p) = cur.parent() {
+        if p.id() == body.id() {
+            return true;
+        }
+        let branchy = matches!(
+            p.kind(),
+            "compound_statement"
+                | "if_statement"
+                | "for_statement"
+                | "while_statement"
+                | "do_statement"
+                | "switch_statement"
+                | "case_statement"
+                | "conditional_expression"
+        );
+        if branchy && !(p.start_byte() <= exit && exit <= p.end_byte()) {
+            return false;
+        }
+        cur = p;
+    }
+    true
+}
+
+/// Where a call's callee name starts: the field of `x->f(...)`, else the
+/// call's start (what the index records as the call's offset).
+fn callee_pos(call: Node<'_>) -> usize {
+    match call.child_by_field_name("function") {
+        Some(f) if f.kind() == "field_expression" => f
+            .child_by_field_name("field")
+            .map_or(call.start_byte(), |n| n.start_byte()),
+        Some(f) => f.start_byte(),
+        None => call.start_byte(),
+    }
 }
 
 /// The call expression whose function name starts at byte `pos` of the region.
@@ -713,7 +1000,7 @@ impl Resolver for Interproc {
                 Some(v) => v,
                 None => {
                     let v = self
-                        .with_func(d, Some(args.to_vec()), depth, |_, func, _| {
+                        .with_eval(d, Some(args.to_vec()), depth, |_, func, _| {
                             let mut acc: Option<GfpValue> = None;
                             for r in &func.returns {
                                 let mut c = r.walk();
@@ -824,7 +1111,7 @@ impl Interproc {
         let mut acc: Option<GfpValue> = None;
         for &site in callers.iter() {
             let v = self
-                .with_func(site.caller, None, depth, |_, func, p| {
+                .with_eval(site.caller, None, depth, |_, func, p| {
                     let call = call_at(func, (site.offset as usize).saturating_sub(p.start))?;
                     let arg = *call_args(call).get(idx)?;
                     Some(func.eval.eval(arg))

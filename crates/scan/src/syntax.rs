@@ -217,6 +217,36 @@ impl LineIndex {
     }
 }
 
+/// A set of node kinds tested by id: `Node::kind()` looks the name up and
+/// measures and validates it as a C string on every call, which summed to
+/// several percent of a whole-tree scan in the walks over every node of a
+/// function. Every symbol id of the C grammar whose name and namedness
+/// match is in the set, so `contains(n)` is exactly `n.kind()` being one
+/// of the names (for named nodes).
+pub struct KindSet(Vec<bool>);
+
+impl KindSet {
+    pub fn named(names: &[&str]) -> KindSet {
+        let lang: tree_sitter::Language = tree_sitter_c::LANGUAGE.into();
+        let n = lang.node_kind_count();
+        KindSet(
+            (0..n)
+                .map(|id| {
+                    let id = id as u16;
+                    lang.node_kind_is_named(id)
+                        && lang
+                            .node_kind_for_id(id)
+                            .is_some_and(|k| names.contains(&k))
+                })
+                .collect(),
+        )
+    }
+
+    pub fn contains(&self, n: Node<'_>) -> bool {
+        n.is_named() && self.0.get(n.kind_id() as usize).copied().unwrap_or(false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

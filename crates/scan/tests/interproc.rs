@@ -258,3 +258,75 @@ fn jbd2_handle_is_a_scope() {
         .unwrap();
     assert!(r.reason.contains("journal_start() opens"), "{}", r.reason);
 }
+
+#[test]
+fn macro_over_a_handle_opener_is_a_scope() {
+    // ext4_journal_start() -> __ext4_journal_start() ->
+    // __ext4_journal_start_sb() -> jbd2__journal_start() ->
+    // start_this_handle(): the macro's call opens the handle's scope.
+    let f = check("macrohandle");
+    let c = f
+        .iter()
+        .find(|x| x.rule == Rule::NofsScopeCoverage && x.reason.starts_with("covered"))
+        .unwrap();
+    assert!(
+        c.chain[0]
+            .note
+            .contains("ext4_journal_start() opens a nofs scope"),
+        "{:?}",
+        c.chain[0]
+    );
+}
+
+#[test]
+fn call_through_an_internal_ops_field_is_followed() {
+    let f = check("opsfield");
+    let c = f.iter().find(|x| x.reason.starts_with("covered")).unwrap();
+    assert!(
+        c.chain
+            .iter()
+            .any(|s| s.note.contains("calls ->finish_item()")),
+        "{:?}",
+        c.chain
+    );
+    let u = f.iter().find(|x| x.reason.starts_with("unknown")).unwrap();
+    assert!(
+        u.reason.contains("registered as .cancel_item at")
+            && u.reason
+                .contains("no call through ->cancel_item() was found"),
+        "{}",
+        u.reason
+    );
+}
+
+#[test]
+fn kernel_entry_points_end_the_chain() {
+    let f = check("entry");
+    let mixed = f.iter().find(|x| x.reason.starts_with("mixed")).unwrap();
+    // The covered chain is the loop worker's NOIO scope, the uncovered one
+    // the syscall.
+    assert!(
+        mixed.chain[0].note.contains("PF_MEMALLOC_NOIO"),
+        "{:?}",
+        mixed.chain
+    );
+    let scan = f.iter().find(|x| x.function == "foo_scan").unwrap();
+    assert!(
+        scan.chain[1]
+            .note
+            .contains(".scan_objects of struct shrinker"),
+        "{:?}",
+        scan.chain
+    );
+}
+
+#[test]
+fn returned_allocation_through_a_macro_and_an_ops_field() {
+    let f = check("floppy");
+    let n = &f[0];
+    assert!(
+        n.chain[1].note.contains("calls ->_dma_mem_alloc()"),
+        "{:?}",
+        n.chain
+    );
+}

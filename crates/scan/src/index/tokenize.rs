@@ -17,6 +17,9 @@ pub struct DefRec {
     pub params: String,
     /// What precedes the name (return type, storage class), collapsed.
     pub ret: String,
+    /// A function-like `#define NAME(params) body`: its calls are the
+    /// calls its users make (`ext4_journal_start` -> `__ext4_journal_start`).
+    pub is_macro: bool,
 }
 
 /// What one file contributes to the index.
@@ -31,6 +34,11 @@ pub struct FileIndex {
     pub refs: Vec<(u64, u32, u32)>,
     /// Object-like `#define NAME ...`: (name hash, byte offset of the name).
     pub defines: Vec<(u64, u32)>,
+    /// Calls through a field, `x->field(...)` / `x.field(...)`: (32-bit
+    /// field hash, byte offset of the field name, def index). Kept apart
+    /// from `calls` so that `ops->write_iter()` is not a call of a
+    /// function named `write_iter`.
+    pub field_calls: Vec<(u32, u32, u32)>,
 }
 
 /// FNV-1a: a stable 64-bit name hash (collisions are checked against the
@@ -77,11 +85,30 @@ fn is_keyword(w: &[u8]) -> bool {
     )
 }
 
+/// Byte classes by table lookup: the tokenizer tests every byte of the
+/// tree, and one load beats the range compares of `is_ascii_*`.
+const IDENT: u8 = 1;
+const IDENT_START: u8 = 2;
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphabetic() || b == b'_' {
+            t[c] = IDENT | IDENT_START;
+        } else if b.is_ascii_digit() {
+            t[c] = IDENT;
+        }
+        c += 1;
+    }
+    t
+};
+
 fn is_ident_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_'
+    CLASS[c as usize] & IDENT_START != 0
 }
 fn is_ident(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+    CLASS[c as usize] & IDENT != 0
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -92,13 +119,31 @@ enum Tok {
 
 /// Tokenize `src` and record definitions, calls, references and defines.
 pub fn index_file(src: &[u8]) -> FileIndex {
+    // Records go to per-thread scratch vectors that keep their capacity
+    // from file to file; the result is copied out at its exact size (the
+    // whole-tree index holds 55,000 of these at once).
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<FileIndex> = std::cell::RefCell::new(FileIndex::default());
+    }
+    SCRATCH.with_borrow_mut(|out| {
+        out.defs.clear();
+        out.calls.clear();
+        out.refs.clear();
+        out.defines.clear();
+        out.field_calls.clear();
+        index_into(src, out);
+        FileIndex {
+            defs: std::mem::take(&mut out.defs),
+            calls: out.calls.as_slice().to_vec(),
+            refs: out.refs.as_slice().to_vec(),
+            defines: out.defines.as_slice().to_vec(),
+            field_calls: out.field_calls.as_slice().to_vec(),
+        }
+    })
+}
+
+fn index_into(src: &[u8], out: &mut FileIndex) {
     let n = src.len();
-    // Kernel C has a call about every 40 bytes: size once, copy never.
-    let mut out = FileIndex {
-        calls: Vec::with_capacity(n / 48),
-        refs: Vec::with_capacity(n / 96),
-        ..FileIndex::default()
-    };
     let mut i = 0usize;
     let mut depth = 0u32;
     let mut paren0 = 0u32;
@@ -110,9 +155,9 @@ pub fn index_file(src: &[u8]) -> FileIndex {
     let mut cur_def: Option<u32> = None;
     // The last four tokens, newest last.
     let mut win: [Option<Tok>; 4] = [None; 4];
+    // A plain shift: `rotate_left` is an out-of-line memmove per token.
     let push = |win: &mut [Option<Tok>; 4], t: Tok| {
-        win.rotate_left(1);
-        win[3] = Some(t);
+        *win = [win[1], win[2], win[3], Some(t)];
     };
     while i < n {
         let c = src[i];
@@ -138,6 +183,8 @@ pub fn index_file(src: &[u8]) -> FileIndex {
                 let end = directive_end(src, i);
                 if let Some((h, off)) = object_define(src, i, end) {
                     out.defines.push((h, off as u32));
+                } else {
+                    function_define(out, src, i, end);
                 }
                 if depth == 0 {
                     sig_start = end;
@@ -173,12 +220,16 @@ pub fn index_file(src: &[u8]) -> FileIndex {
             } else if !is_keyword(word) {
                 if next == Some(b'(') {
                     if let Some(d) = cur_def {
-                        out.calls.push((hash(word), start as u32, d));
+                        if after_member_op(src, &win) {
+                            out.field_calls.push((field_hash(word), start as u32, d));
+                        } else {
+                            out.calls.push((hash(word), start as u32, d));
+                        }
                     }
                 } else if matches!(next, Some(b',' | b')' | b';' | b'}'))
                     && word.iter().any(u8::is_ascii_lowercase)
                 {
-                    record_ref(&mut out, src, &win, word, start);
+                    record_ref(out, src, &win, word, start);
                 }
             }
             push(&mut win, tok);
@@ -200,6 +251,7 @@ pub fn index_file(src: &[u8]) -> FileIndex {
                         body_end: i as u32,
                         params,
                         ret,
+                        is_macro: false,
                     });
                 }
                 pending = None;
@@ -238,7 +290,6 @@ pub fn index_file(src: &[u8]) -> FileIndex {
     if let Some(d) = cur_def {
         out.defs[d as usize].body_end = n as u32;
     }
-    out
 }
 
 /// `.field = f`, `x->field = f`, `(f,`, `, f)`, `= f;`, `&f`: a value
@@ -259,6 +310,104 @@ fn record_ref(out: &mut FileIndex, src: &[u8], win: &[Option<Tok>; 4], word: &[u
         }
     }
     out.refs.push((hash(word), start as u32, field));
+}
+
+/// The previous token is `.` or `->`: the word is a field.
+fn after_member_op(src: &[u8], win: &[Option<Tok>; 4]) -> bool {
+    match win[3] {
+        Some(Tok::Punct(b'.', _)) => true,
+        Some(Tok::Punct(b'>', p)) => p > 0 && src[p as usize - 1] == b'-',
+        _ => false,
+    }
+}
+
+/// `# define NAME(params) body`: a definition whose body's calls (direct
+/// and through fields) are recorded like a function's. Calls of a
+/// parameter (`#define CALL(f, x) f(x)`) and pasted names (`a##b(`) are
+/// not calls of a known name and are skipped.
+fn function_define(out: &mut FileIndex, src: &[u8], start: usize, end: usize) {
+    let line = &src[start + 1..end];
+    let mut j = 0;
+    while j < line.len() && matches!(line[j], b' ' | b'\t') {
+        j += 1;
+    }
+    let Some(rest) = line.get(j..).and_then(|r| r.strip_prefix(b"define")) else {
+        return;
+    };
+    let base = start + 1 + j + 6;
+    let mut k = 0;
+    while k < rest.len() && matches!(rest[k], b' ' | b'\t') {
+        k += 1;
+    }
+    let ns = k;
+    while k < rest.len() && is_ident(rest[k]) {
+        k += 1;
+    }
+    if k == ns || rest.get(k) != Some(&b'(') {
+        return;
+    }
+    let Some(close) = memchr::memchr(b')', &rest[k..]).map(|c| k + c) else {
+        return;
+    };
+    let params_text = &rest[k..=close];
+    let params: Vec<&[u8]> = params_text[1..params_text.len() - 1]
+        .split(|&c| c == b',')
+        .map(|p| p.trim_ascii())
+        .collect();
+    let d = out.defs.len() as u32;
+    out.defs.push(DefRec {
+        name: String::from_utf8_lossy(&rest[ns..k]).into_owned(),
+        decl_start: start as u32,
+        body_end: end as u32,
+        params: collapse(params_text),
+        ret: String::new(),
+        is_macro: true,
+    });
+    let body = &rest[close + 1..];
+    let body_base = base + close + 1;
+    let mut i = 0;
+    let mut prev: Option<(u8, usize)> = None;
+    while i < body.len() {
+        let c = body[i];
+        if c == b'"' || c == b'\'' {
+            i += 1;
+            while i < body.len() && body[i] != c {
+                i += if body[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            prev = Some((b'"', i));
+            continue;
+        }
+        if is_ident_start(c) {
+            let s0 = i;
+            while i < body.len() && is_ident(body[i]) {
+                i += 1;
+            }
+            let word = &body[s0..i];
+            let pasted = body[..s0].trim_ascii_end().ends_with(b"##")
+                || body[i..].trim_ascii_start().starts_with(b"##");
+            let next = next_significant(body, i);
+            if next == Some(b'(') && !pasted && !is_keyword(word) && !params.contains(&word) {
+                let member = match prev {
+                    Some((b'.', _)) => true,
+                    Some((b'>', p)) => p > 0 && body[p - 1] == b'-',
+                    _ => false,
+                };
+                let off = (body_base + s0) as u32;
+                if member {
+                    out.field_calls.push((field_hash(word), off, d));
+                } else {
+                    out.calls.push((hash(word), off, d));
+                }
+            }
+            prev = Some((b'a', s0));
+            continue;
+        }
+        if !matches!(c, b' ' | b'\t' | b'\\' | b'\n' | b'\r') {
+            prev = Some((c, i));
+        }
+        i += 1;
+    }
 }
 
 /// A field name's hash, 32 bits (0 is "no field").
@@ -346,8 +495,18 @@ mod tests {
     fn definitions_calls_and_registrations() {
         let src = b"#define X_GFP (GFP_KERNEL)\n#define F(a) a\nstatic unsigned long\nfoo_scan(struct shrinker *s, struct shrink_control *sc)\n{\n\tif (bar(1))\n\t\treturn baz(sc, f2);\n\t/* x( */ return 0;\n}\nstatic struct shrinker s = {\n\t.scan_objects = foo_scan,\n};\nint g(void);\nint h(int a) __acquires(x)\n{\n\tp->scan_objects = foo_scan;\n}\n";
         let f = index_file(src);
-        let names: Vec<_> = f.defs.iter().map(|d| d.name.as_str()).collect();
+        let names: Vec<_> = f
+            .defs
+            .iter()
+            .filter(|d| !d.is_macro)
+            .map(|d| d.name.as_str())
+            .collect();
         assert_eq!(names, ["foo_scan", "h"]);
+        assert!(f.defs[0].is_macro && f.defs[0].name == "F");
+        let f = FileIndex {
+            defs: f.defs.into_iter().filter(|d| !d.is_macro).collect(),
+            ..f
+        };
         assert_eq!(f.defs[0].ret, "static unsigned long");
         assert_eq!(
             f.defs[0].params,
@@ -366,6 +525,41 @@ mod tests {
         assert!(f.refs.iter().any(|r| r.2 == 0 && r.0 == hash(b"f2")));
         assert_eq!(f.defines.len(), 1);
         assert_eq!(f.defines[0].0, hash(b"X_GFP"));
+    }
+
+    #[test]
+    fn macro_bodies_and_field_calls() {
+        // fd_dma_mem_alloc (arch/x86/include/asm/floppy.h) expands to a
+        // call through the fd_routine table; a parameter called as a
+        // function and a pasted name are not calls of a known name.
+        let src = b"#define fd_dma_mem_alloc(size)\tSW._dma_mem_alloc(size)\n#define J(h, t) \\\n\t__j_start(h, \\\n\t\tt)\n#define CALL(fn, x) fn(x) + x##_op(1)\nint f(struct o *o)\n{\n\treturn o->ops->write_iter(o) + g(o);\n}\n";
+        let f = index_file(src);
+        let macros: Vec<_> = f
+            .defs
+            .iter()
+            .filter(|d| d.is_macro)
+            .map(|d| (d.name.as_str(), d.params.as_str()))
+            .collect();
+        assert_eq!(
+            macros,
+            [
+                ("fd_dma_mem_alloc", "(size)"),
+                ("J", "(h, t)"),
+                ("CALL", "(fn, x)")
+            ]
+        );
+        let calls: Vec<(u64, u32)> = f.calls.iter().map(|c| (c.0, c.2)).collect();
+        assert_eq!(calls, [(hash(b"__j_start"), 1), (hash(b"g"), 3)]);
+        let fields: Vec<(u32, u32)> = f.field_calls.iter().map(|c| (c.0, c.2)).collect();
+        assert_eq!(
+            fields,
+            [
+                (field_hash(b"_dma_mem_alloc"), 0),
+                (field_hash(b"write_iter"), 3)
+            ]
+        );
+        let off = f.field_calls[0].1 as usize;
+        assert!(src[off..].starts_with(b"_dma_mem_alloc"));
     }
 
     #[test]

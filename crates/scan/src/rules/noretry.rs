@@ -6,6 +6,7 @@
 use super::mask_text;
 use crate::analyze::{AllocCall, FileCtx, Func};
 use crate::finding::Finding;
+use crate::index::CallSite;
 use crate::rule::Rule;
 use crate::summary::{ChainStep, Interproc, call_at};
 use crate::syntax::{call_args, call_name, collect, has_word, is_loop, squash, text, value_parent};
@@ -112,12 +113,40 @@ fn judge_up(
     on: &dyn Fn(Rule) -> bool,
     out: &mut Vec<Finding>,
 ) -> bool {
-    if depth > MAX_UP || ip.address_taken(def).is_some() {
+    if depth > MAX_UP {
         return false;
     }
-    let callers = ip.callers_of(def);
-    if callers.is_empty() {
+    // Every caller must be known: direct calls, calls through the fields
+    // it is registered in, calls of a macro that expands to it. A kernel
+    // entry point (the VFS calling ->read_iter) or a pointer stored
+    // elsewhere leaves callers unknown: judge where it stands.
+    let entries = ip.entries(def);
+    if entries.unknown.is_some() || !entries.roots.is_empty() || entries.sites.is_empty() {
         return false;
+    }
+    // A macro caller whose value is the call (`#define fd_dma_mem_alloc(size)
+    // SW._dma_mem_alloc(size)`) is transparent: judge at its users.
+    let mut callers: Vec<CallSite> = Vec::new();
+    let mut macros: Vec<(u32, CallSite, String)> = Vec::new();
+    for (s, via) in entries.sites.iter() {
+        if ip.index.defs[s.caller as usize].rec.is_macro {
+            if !ip.macro_yields_call(s.caller, s.offset) {
+                return false;
+            }
+            let how = via
+                .clone()
+                .unwrap_or_else(|| format!("calls {}()", ip.def_name(def)));
+            macros.push((s.caller, *s, how));
+        } else {
+            callers.push(*s);
+        }
+    }
+    for (m, s, how) in macros {
+        let mut here = vec![ip.step(s, format!("{how}; the macro's value is the call's"))];
+        here.extend(chain.iter().cloned());
+        if !judge_up(ip, m, mask, here, depth, on, out) {
+            return false;
+        }
     }
     let callee = ip.def_name(def).to_string();
     for &site in callers.iter() {
@@ -283,6 +312,27 @@ fn failure_handling_depth(func: &Func<'_, '_>, a: &AllocCall<'_>, depth: u32) ->
         Check::If { node, .. } => Some(*node),
         Check::Loop => None,
     };
+    // The result's address handed to a function before the test may be
+    // filled there: a fallback out of sight (floppy's raw_cmd_copyin()
+    // calls fallback_on_nodma_alloc(&ptr->kernel_data, ...), which
+    // vmallocs the buffer when the DMA allocation failed).
+    if let Some(n) = check_node {
+        let out_param = format!("&{var}");
+        let filled = collect(func.body, |x| {
+            x.kind() == "call_expression"
+                && x.start_byte() >= a.call.end_byte()
+                && x.end_byte() <= n.start_byte()
+        })
+        .into_iter()
+        .any(|c| {
+            call_args(c)
+                .into_iter()
+                .any(|arg| squash(text(arg, src)) == out_param)
+        });
+        if filled {
+            return Verdict::Fine;
+        }
+    }
     let path: Vec<Node<'_>> = match check {
         Check::Loop => return loop_retry(func, a, &var),
         Check::If {

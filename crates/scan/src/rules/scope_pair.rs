@@ -17,6 +17,11 @@ use tree_sitter::Node;
 pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Finding>) {
     let src = func.src;
     for s in func.saves.iter().filter(|s| s.via.is_some()) {
+        // `return ext4_write_begin(...)`: the scope goes to the caller,
+        // and no later return is reached from here.
+        if crate::syntax::value_parent(s.call).is_some_and(|p| p.kind() == "return_statement") {
+            continue;
+        }
         let opener = s.via.as_deref().unwrap_or("");
         let closers: Vec<_> = func
             .restores
@@ -56,6 +61,14 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
             if is_failure_exit(*r, s.call, status.as_deref(), func) {
                 continue;
             }
+            // Only a return that is an error by its text is judged: a
+            // success return with the scope open is how an opener hands
+            // the scope to its caller (ext4_write_begin() returns with
+            // the handle open and ext4_write_end() stops it), and `return
+            // ret;` may be either.
+            if !error_return(*r, src) {
+                continue;
+            }
             let closed = closers.iter().any(|c| {
                 contains(*r, c.call.start_byte())
                     || (c.call.start_byte() < pos
@@ -63,6 +76,9 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
                     || both_arms_close(c.call, &closers).is_some_and(|i| {
                         i.end_byte() <= pos && restore_covers(i, s.call, pos, func.body, src)
                     })
+                    || guarded_by_handle(c.call, &handles, status.as_deref(), src).is_some_and(
+                        |i| i.end_byte() <= pos && restore_covers(i, s.call, pos, func.body, src),
+                    )
             });
             if closed {
                 continue;
@@ -108,10 +124,175 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
             out.push(f);
             break;
         }
+        if let Some(f) = goto_past_closers(file, func, s, &closers, status.as_deref()) {
+            out.push(f);
+        }
     }
 }
 
+/// A forward `goto` after the opener that jumps over every closer on its
+/// way (some closer lies between the jump and its label, none after the
+/// label): the path leaves with the scope open. The opener's own failure
+/// check (`if (error) goto out;` right after `xfs_trans_alloc()`) is not
+/// such a jump.
+fn goto_past_closers(
+    file: &FileCtx<'_>,
+    func: &Func<'_, '_>,
+    s: &crate::analyze::ScopeCall<'_>,
+    closers: &[&crate::analyze::ScopeCall<'_>],
+    status: Option<&str>,
+) -> Option<Finding> {
+    let opener = s.via.as_deref().unwrap_or("");
+    // A call that closes and reopens (ext4_journal_ensure_credits()
+    // restarting the handle it was given) opens nothing new here.
+    if func.restores.iter().any(|r| r.call.id() == s.call.id()) {
+        return None;
+    }
+    // The opener's result as assigned (`ctxt.handle = ocfs2_start_trans()`).
+    let assigned = value_parent(s.call).and_then(|p| {
+        (p.kind() == "assignment_expression")
+            .then(|| p.child_by_field_name("left"))
+            .flatten()
+            .map(|l| squash(text(l, func.src)))
+    });
+    let status = status.or(assigned.as_deref());
+    for (g, label) in &func.gotos {
+        let pos = g.start_byte();
+        if pos <= s.call.end_byte() || !reachable_from(s.call, pos, func.body) {
+            continue;
+        }
+        if is_failure_exit(*g, s.call, status, func) || tests_status(*g, status, func) {
+            continue;
+        }
+        let Some(l) = func.labels.get(label) else {
+            continue;
+        };
+        let target = l.start_byte();
+        if target <= pos {
+            continue;
+        }
+        let skipped = closers
+            .iter()
+            .any(|c| c.call.start_byte() > g.end_byte() && c.call.start_byte() < target);
+        let after = closers.iter().any(|c| c.call.start_byte() > target);
+        // Closed already on the way to the jump (`error =
+        // xfs_trans_commit(tp); if (error) goto out_unlock;`).
+        let before = closers.iter().any(|c| {
+            c.call.start_byte() < pos
+                && (contains(*g, c.call.start_byte())
+                    || restore_covers(c.call, s.call, pos, func.body, func.src))
+        });
+        // The labelled code jumps on to a label with a closer after it
+        // (move_extent_per_page(): repair_branches: ... goto
+        // unlock_folios; which falls into stop_journal:).
+        let onward = func.gotos.iter().any(|(g2, l2)| {
+            g2.start_byte() > target
+                && func.labels.get(l2).is_some_and(|n2| {
+                    closers
+                        .iter()
+                        .any(|c| c.call.start_byte() > n2.start_byte())
+                })
+        });
+        if !skipped || after || before || onward {
+            continue;
+        }
+        let mut f = func.finding(
+            file,
+            Rule::ScopeUnbalanced,
+            *g,
+            s.call,
+            String::new(),
+            format!(
+                "the goto at line {} jumps past every closer of the {} scope that {opener}() opened at line {} (to {label}:, line {}), so that path leaves with the scope open",
+                func.line_of(*g),
+                s.kind.name(),
+                func.line_of(s.call),
+                func.line_of(*l)
+            ),
+        );
+        f.chain = vec![
+            ChainStep {
+                file: file.path.to_string(),
+                line: func.line_of(s.call),
+                function: func.name.clone(),
+                note: format!("{opener}() opens a {} scope", s.kind.name()),
+            },
+            ChainStep {
+                file: file.path.to_string(),
+                line: func.line_of(*g),
+                function: func.name.clone(),
+                note: format!("goto {label} skips the closers"),
+            },
+        ];
+        return Some(f);
+    }
+    None
+}
+
 /// The objects an opener stores the scope in: `&tp` and `tp` arguments.
+/// A closer under a test of the handle itself (`end_rmdir: if (handle)
+/// ext4_journal_stop(handle);` in ext4_rmdir(), `if (handle)
+/// ocfs2_commit_trans(osb, handle)`): the test asks whether the scope was
+/// opened, so the `if` closes it on every path that opened it. The `if`
+/// is returned as the closing point.
+fn guarded_by_handle<'t>(
+    c: Node<'t>,
+    handles: &[String],
+    status: Option<&str>,
+    src: &str,
+) -> Option<Node<'t>> {
+    let mut n = c;
+    while let Some(p) = n.parent() {
+        if p.kind() == "if_statement" {
+            let cond = squash(text(p.child_by_field_name("condition")?, src));
+            let tests = handles
+                .iter()
+                .map(String::as_str)
+                .chain(status)
+                .any(|h| has_word(&cond, h));
+            return tests.then_some(p);
+        }
+        if p.kind() == "compound_statement"
+            && p.parent().is_some_and(|g| g.kind() != "if_statement")
+        {
+            return None;
+        }
+        n = p;
+    }
+    None
+}
+
+/// `return -ENOMEM;`, `return ERR_PTR(...)`, `return PTR_ERR(...)`,
+/// `return NULL;`: a return whose text says it is a failure.
+fn error_return(r: Node<'_>, src: &str) -> bool {
+    let t = squash(text(r, src));
+    let v = t.trim_start_matches("return").trim_end_matches(';');
+    v.starts_with("-E") || v.starts_with("ERR_PTR(") || v.starts_with("PTR_ERR(") || v == "NULL"
+}
+
+/// The jump sits under a test of the opener's status (`if (error) goto
+/// out_release_dquots;` after xfs_create()'s -ENOSPC retry of
+/// xfs_trans_alloc_icreate()): the open may have failed on that path.
+fn tests_status(g: Node<'_>, status: Option<&str>, func: &Func<'_, '_>) -> bool {
+    let Some(v) = status else { return false };
+    let mut n = g;
+    while let Some(p) = n.parent() {
+        if p.id() == func.body.id() {
+            return false;
+        }
+        if p.kind() == "if_statement"
+            && p.child_by_field_name("condition").is_some_and(|c| {
+                let t = squash(text(c, func.src));
+                has_word(&t, v) || t.contains(v)
+            })
+        {
+            return true;
+        }
+        n = p;
+    }
+    false
+}
+
 fn handle_vars(call: Node<'_>, src: &str) -> Vec<String> {
     call_args(call)
         .into_iter()
