@@ -1,4 +1,4 @@
-//! The DESIGN.md "Expected verdicts" table, checked exhaustively on the
+//! The expected verdicts of the shipped scenarios, checked exhaustively on the
 //! shipped scenarios (scenarios/*.toml). Each expectation is argued from the
 //! kernel behaviour the scenario models; the checker only calls the
 //! simulator's step function, so these test the whole pipeline

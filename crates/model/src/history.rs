@@ -1,7 +1,7 @@
 //! Component behaviours that changed over kernel history, so a user can ask
 //! "could this stack deadlock on the kernel I run?" (`--kernel X.Y`).
-//! Release numbers marked unverified in kernel-semantics.md are best
-//! estimates of the merge window.
+//! Release numbers without a commit id in their fact are best estimates
+//! of the merge window.
 
 use crate::reclaim::BufioGate;
 use serde::Serialize;

@@ -26,7 +26,7 @@ pub enum PolicyKind {
     DependencyAware,
 }
 
-/// Name, source and one-line rule of each policy (DESIGN.md's table).
+/// Name, source and one-line rule of each policy (the table `reclaimscope policies` prints).
 pub struct PolicyInfo {
     pub kind: Option<PolicyKind>,
     pub name: &'static str,

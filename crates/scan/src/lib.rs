@@ -1,5 +1,7 @@
 //! reclaimscope-scan: a scanner of kernel C source for allocation-context
-//! bugs (seed 002's `__GFP_NORETRY` triage, seed 004's `__vmalloc(GFP_NOFS)`,
+//! bugs (the `__GFP_NORETRY` triage of "Re: dm bufio: Reduce dm_bufio_lock
+//! contention", 2018-06-18; `__vmalloc(GFP_NOFS)` from "Re: \[PATCH\] vmalloc:
+//! respect the GFP_NOIO and GFP_NOFS flags", 2017-06-30;
 //! memalloc scope balance, shrinker gates). Files are prefiltered by the
 //! tokens the selected rules need, parsed with tree-sitter-c in parallel,
 //! and every gfp expression is evaluated by `reclaimscope_model::gfp`.

@@ -37,7 +37,8 @@ const GFS2_DIR: &[u8] =
 #[test]
 fn kernel_version_comes_from_the_makefile() {
     // Before v5.17, mm/vmalloc.c allocated page tables with GFP_KERNEL
-    // whatever the caller passed (seed 004); from v5.17 it scopes them.
+    // whatever the caller passed ("Re: [PATCH] vmalloc: respect the GFP_NOIO and GFP_NOFS flags",
+    // 2017-06-30); from v5.17 it scopes them.
     let old = tree(
         "v5",
         &[

@@ -1,4 +1,4 @@
-//! DESIGN.md "Expected verdicts", checked exhaustively (BFS over every
+//! The expected verdicts of S1–S4 (README and docs), checked exhaustively (BFS over every
 //! choice) for S1–S4: each row's deadlock is reachable, and each fix the
 //! table marks safe has no reachable deadlock or stuck world.
 mod common;

@@ -6,7 +6,8 @@ use crate::finding::Finding;
 use crate::rule::Rule;
 use crate::syntax::{call_name, collect, contains, text};
 
-/// dm-bufio 2014 (seed 000): the shrinker took its lock and wrote back
+/// dm-bufio 2014 (recounted in "\[PATCH 0/6\] Overhaul memalloc_no*",
+/// dm-devel, 2020-06-29): the shrinker took its lock and wrote back
 /// under `__GFP_IO` alone, so a GFP_NOFS allocation in a filesystem could
 /// recurse into it. A scan_objects that tests `__GFP_IO` must also test `__GFP_FS`.
 pub(super) fn shrinker_io_gate(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut Vec<Finding>) {
