@@ -34,6 +34,16 @@
 //!   never runs inside a NOFS scope.
 //! - `kernel/workqueue.c` `process_one_work()` and `kernel/kthread.c`
 //!   `kthread()` call the work or thread function with no scope.
+//! - `fs/super.c` `get_tree_bdev()` (`get_tree_bdev_flags()` in 6.12),
+//!   `get_tree_nodev()`, `get_tree_single()`, `get_tree_keyed()` (through
+//!   `vfs_get_super()`), `mount_bdev()`, `mount_nodev()` and
+//!   `mount_single()` call the `fill_super` they are given while mounting:
+//!   `vfs_get_tree()` calls `fc->ops->get_tree()` (or `legacy_get_tree()`
+//!   in `fs/fs_context.c`, the `->mount` of old filesystems) from the
+//!   mount syscall (`do_new_mount()` in `fs/namespace.c`, `fsconfig()`'s
+//!   `FSCONFIG_CMD_CREATE`); none of them, in 6.1 or 6.12, opens a
+//!   memalloc scope. `xfs_fs_get_tree()` is `return get_tree_bdev(fc,
+//!   xfs_fs_fill_super);`.
 //! - a shrinker's `->scan_objects` runs from `shrink_slab()` both in kswapd
 //!   (no scope) and in the direct reclaim of whatever task allocated, with
 //!   that task's scope still set: its context is the allocator's, unknown.
@@ -114,6 +124,12 @@ const KTHREAD: Context = Context {
     file: "kernel/kthread.c",
     scope: CallerScope::None,
     why: "a new kernel thread starts with no memalloc scope",
+};
+const MOUNT: Context = Context {
+    caller: "vfs_get_tree",
+    file: "fs/super.c",
+    scope: CallerScope::None,
+    why: "the mount syscall reaches fill_super through vfs_get_tree() and get_tree_bdev()/mount_bdev() with no memalloc scope",
 };
 const KSWAPD: Context = Context {
     caller: "kswapd",
@@ -306,8 +322,29 @@ const ARGS: &[Root] = &[
     },
 ];
 
+/// `fill_super` callbacks, by the argument the mount helper takes them in.
+const MOUNT_ARGS: &[Root] = &[
+    mount_arg("get_tree_bdev", 1),
+    mount_arg("get_tree_bdev_flags", 1),
+    mount_arg("get_tree_nodev", 1),
+    mount_arg("get_tree_single", 1),
+    mount_arg("get_tree_single_reconf", 1),
+    mount_arg("get_tree_keyed", 1),
+    mount_arg("mount_bdev", 4),
+    mount_arg("mount_nodev", 3),
+    mount_arg("mount_single", 3),
+];
+
+const fn mount_arg(callee: &'static str, arg: usize) -> Root {
+    Root {
+        slot: Slot::Arg { callee, arg },
+        contexts: &[MOUNT],
+    }
+}
+
 const TABLES: &[&[Root]] = &[
     FOPS_LOOP, FOPS, IOPS, AOPS_LOOP, AOPS_WB, SOPS, SOPS_SCAN, SOPS_WRITE, EXPORT, SHRINKER, ARGS,
+    MOUNT_ARGS,
 ];
 
 /// The entry point for a registration `.field = f` in an initializer of
@@ -334,6 +371,7 @@ pub fn field_root(strukt: Option<&str>, field: &str) -> Option<&'static Root> {
 /// The entry point for `f` passed as argument `arg` of `callee`.
 pub fn arg_root(callee: &str, arg: usize) -> Option<&'static Root> {
     ARGS.iter()
+        .chain(MOUNT_ARGS)
         .find(|r| matches!(r.slot, Slot::Arg { callee: c, arg: a } if c == callee && a == arg))
 }
 
@@ -357,6 +395,14 @@ mod tests {
             "process_one_work"
         );
         assert!(arg_root("INIT_WORK", 0).is_none());
+        // fs/super.c: get_tree_bdev(fc, fill_super), mount_bdev(type,
+        // flags, dev, data, fill_super).
+        assert_eq!(
+            arg_root("get_tree_bdev", 1).unwrap().contexts[0].scope,
+            CallerScope::None
+        );
+        assert!(arg_root("mount_bdev", 4).is_some());
+        assert!(arg_root("get_tree_bdev", 0).is_none());
     }
 
     #[test]

@@ -62,7 +62,7 @@ impl Interproc {
             sites: self.callers_of(def).iter().map(|&s| (s, None)).collect(),
             ..Entries::default()
         };
-        let mut fields_done: Vec<String> = Vec::new();
+        let mut fields_done: Vec<(Option<String>, String)> = Vec::new();
         let uses: Vec<_> = self
             .index
             .value_uses(&name)
@@ -102,10 +102,17 @@ impl Interproc {
                     });
                     continue;
                 }
-                if fields_done.contains(&field) {
+                // The struct whose field this is, when the designator is
+                // direct (`.actor = f` in `struct dir_context x = {`, not
+                // `.dir_iter.actor = f` in `struct xchk_dir_ctx`).
+                let owner = strukt
+                    .clone()
+                    .filter(|_| src[..arrow_at].trim_end().ends_with(['{', ',']));
+                let key = (owner.clone(), field.clone());
+                if fields_done.contains(&key) {
                     continue;
                 }
-                fields_done.push(field.clone());
+                fields_done.push(key);
                 let targets = self.field_registrations(&field);
                 if targets > MAX_FIELD_TARGETS {
                     out.unknown.get_or_insert(format!(
@@ -113,7 +120,11 @@ impl Interproc {
                     ));
                     continue;
                 }
-                let sites: Vec<CallSite> = self
+                // A call whose receiver is declared in the calling function
+                // as a pointer to another struct cannot reach this
+                // registration; one whose type is not visible is kept,
+                // matched by the field name alone.
+                let sites: Vec<(CallSite, Option<String>)> = self
                     .index
                     .field_calls_to(&field)
                     .filter(|s| {
@@ -121,6 +132,11 @@ impl Interproc {
                             t.get(s.offset as usize..)
                                 .is_some_and(|t| t.starts_with(field.as_str()))
                         })
+                    })
+                    .map(|s| (s, self.receiver_struct(&s)))
+                    .filter(|(_, t)| match (&owner, t) {
+                        (Some(o), Some(t)) => o == t,
+                        _ => true,
                     })
                     .collect();
                 if sites.is_empty() {
@@ -133,9 +149,17 @@ impl Interproc {
                         sites.len()
                     ));
                 } else {
-                    let note = format!("calls ->{field}(), where {name}() is registered ({at})");
-                    out.sites
-                        .extend(sites.into_iter().map(|s| (s, Some(note.clone()))));
+                    out.sites.extend(sites.into_iter().map(|(s, t)| {
+                        let note = match (&owner, t) {
+                            (Some(o), Some(_)) => format!(
+                                "calls ->{field}() of struct {o}, where {name}() is registered ({at})"
+                            ),
+                            _ => format!(
+                                "calls ->{field}(), where {name}() is registered ({at}; matched by name)"
+                            ),
+                        };
+                        (s, Some(note))
+                    }));
                 }
             } else if let Some((callee, arg)) = enclosing_call(before) {
                 match entry::arg_root(&callee, arg) {
@@ -222,6 +246,47 @@ impl Interproc {
     }
 
     /// Functions registered as `.field` / `->field =` anywhere (cached).
+    /// `struct T` when the call `p->field(` at `site` goes through a
+    /// plain variable `p` that the calling function declares as `struct T
+    /// *p` (a parameter or a local); `None` when that is not visible (a
+    /// longer path `a->ops->f(`, a typedef, a global).
+    fn receiver_struct(&self, site: &CallSite) -> Option<String> {
+        let src = self.source(site.file)?;
+        let d = &self.index.defs.get(site.caller as usize)?.rec;
+        let text = src.get(d.decl_start as usize..site.offset as usize)?;
+        let recv = text.trim_end().strip_suffix("->")?.trim_end();
+        let start = recv
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        let var = &recv[start..];
+        if var.is_empty()
+            || var.starts_with(|c: char| c.is_ascii_digit())
+            || recv[..start].trim_end().ends_with(['>', '.', ')', ']'])
+        {
+            return None;
+        }
+        let mut types: Vec<&str> = Vec::new();
+        let mut from = 0;
+        while let Some(i) = recv[from..start].find(var).map(|i| i + from) {
+            from = i + var.len();
+            let word_start =
+                i == 0 || !recv[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+            let word_end =
+                !recv[from..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+            if word_start
+                && word_end
+                && let Some(t) = declared_struct(&recv[..i])
+            {
+                types.push(t);
+            }
+        }
+        types.dedup();
+        match types.as_slice() {
+            [t] => Some(t.to_string()),
+            _ => None,
+        }
+    }
+
     fn field_registrations(&self, field: &str) -> usize {
         if let Some(&n) = self.lock().field_regs.get(field) {
             return n;
@@ -309,6 +374,42 @@ fn enclosing_call(before: &str) -> Option<(String, usize)> {
         .then(|| (callee.to_string(), commas))
 }
 
+/// `struct T *` (or `const struct T *`, `struct T const *`) right before a
+/// declared name: `T`.
+fn declared_struct(before: &str) -> Option<&str> {
+    let b = before
+        .trim_end()
+        .strip_suffix('*')?
+        .trim_end_matches(['*', ' ', '\t', '\n']);
+    let word = |b: &str| -> (usize, usize) {
+        let end = b.len();
+        let start = b
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        (start, end)
+    };
+    let (mut s, mut e) = word(b);
+    let mut b = b;
+    if &b[s..e] == "const" {
+        b = b[..s].trim_end();
+        (s, e) = word(b);
+    }
+    let t = &b[s..e];
+    let rest = b[..s].trim_end();
+    let (ks, ke) = word(rest);
+    let kw = &rest[ks..ke];
+    let (t, kw) = if t == "struct" {
+        return None;
+    } else if kw == "const" {
+        let r2 = rest[..ks].trim_end();
+        let (s2, e2) = word(r2);
+        (t, &r2[s2..e2])
+    } else {
+        (t, kw)
+    };
+    (kw == "struct" && !t.is_empty()).then_some(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +433,23 @@ mod tests {
         assert_eq!(enclosing_call("\tfoo = "), None);
         // A nested initializer has no struct type of its own.
         assert_eq!(initializer_struct("struct s x = { .a = { .b = 1, "), None);
+    }
+
+    #[test]
+    fn receiver_declarations() {
+        // dir_emit(struct dir_context *ctx, ...) { ... ctx->actor(
+        assert_eq!(
+            declared_struct("bool dir_emit(struct dir_context *"),
+            Some("dir_context")
+        );
+        assert_eq!(
+            declared_struct("(const struct xfs_defer_op_type  *"),
+            Some("xfs_defer_op_type")
+        );
+        assert_eq!(declared_struct("\tstruct foo const *"), Some("foo"));
+        // Not a pointer to a struct: a typedef, a product, a value.
+        assert_eq!(declared_struct("handle_t *"), None);
+        assert_eq!(declared_struct("x = a *"), None);
+        assert_eq!(declared_struct("struct foo "), None);
     }
 }

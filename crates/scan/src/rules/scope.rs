@@ -176,6 +176,13 @@ pub(super) fn restore_covers(
 
 fn guarded_by(s: Node<'_>, cond: &str, src: &str) -> bool {
     let mut n = s;
+    // `if (suspend)` where every save sits in a block that also sets
+    // `suspend = true;` (md_start_sync() in drivers/md/md.c, 6.12: both
+    // `memalloc_noio_save()` calls set it, the restores test it).
+    let flag = cond
+        .strip_prefix('(')
+        .and_then(|c| c.strip_suffix(')'))
+        .filter(|c| !c.is_empty() && c.chars().all(|x| x.is_ascii_alphanumeric() || x == '_'));
     while let Some(p) = n.parent() {
         if p.kind() == "if_statement"
             && p.child_by_field_name("condition")
@@ -183,9 +190,28 @@ fn guarded_by(s: Node<'_>, cond: &str, src: &str) -> bool {
         {
             return true;
         }
+        if p.kind() == "compound_statement"
+            && let Some(v) = flag
+            && sets_flag_before(p, s.start_byte(), v, src)
+        {
+            return true;
+        }
         n = p;
     }
     false
+}
+
+/// The block sets `v = true;` (or `= 1`) as a statement of its own before
+/// byte `at`: whoever reaches `at` through it has the flag set.
+fn sets_flag_before(block: Node<'_>, at: usize, v: &str, src: &str) -> bool {
+    let mut c = block.walk();
+    block
+        .named_children(&mut c)
+        .filter(|n| n.kind() == "expression_statement" && n.end_byte() <= at)
+        .any(|n| {
+            let t = squash(text(n, src));
+            t == format!("{v}=true;") || t == format!("{v}=1;")
+        })
 }
 
 /// An exit in the other arm of an `if` than the save cannot follow it.
@@ -223,10 +249,21 @@ fn restored_on_back_edge(s: Node<'_>, restores: &[&ScopeCall<'_>], body: Node<'_
     false
 }
 
+/// Control cannot fall off the end: the last statement returns or jumps
+/// back (`decrypt_err: ... goto out;` after `out: memalloc_nofs_restore();
+/// return;` in bcachefs's __bch2_read_endio(), 6.12).
 fn body_ends_with_return(body: Node<'_>) -> bool {
     let mut c = body.walk();
-    body.named_children(&mut c)
+    let mut last = body
+        .named_children(&mut c)
         .filter(|n| n.kind() != "comment")
-        .last()
-        .is_some_and(|n| n.kind() == "return_statement")
+        .last();
+    while let Some(n) = last.filter(|n| n.kind() == "labeled_statement") {
+        let mut c = n.walk();
+        last = n
+            .named_children(&mut c)
+            .filter(|x| !matches!(x.kind(), "comment" | "statement_identifier"))
+            .last();
+    }
+    last.is_some_and(|n| matches!(n.kind(), "return_statement" | "goto_statement"))
 }

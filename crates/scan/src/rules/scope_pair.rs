@@ -48,6 +48,9 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
         if handles.iter().any(|h| escapes(func, h)) {
             continue;
         }
+        if caller_owned(func, s.call, &closers) {
+            continue;
+        }
         let status = status_var(s.call, src);
         for r in func
             .returns
@@ -58,7 +61,9 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
             if !reachable_from(s.call, pos, func.body) {
                 continue;
             }
-            if is_failure_exit(*r, s.call, status.as_deref(), func) {
+            if is_failure_exit(*r, s.call, status.as_deref(), func)
+                || split_by_result(s.call, pos, status.as_deref(), func)
+            {
                 continue;
             }
             // Only a return that is an error by its text is judged: a
@@ -400,4 +405,124 @@ fn is_failure_exit(r: Node<'_>, call: Node<'_>, status: Option<&str>, func: &Fun
         n = p;
     }
     false
+}
+
+/// The object that carries the scope belongs to the caller: the opener
+/// and its closers reach it from the same parameter, and the function
+/// passes no local of its own (`&tp`) to the opener. fs/xfs/scrub in 6.12:
+/// `xchk_trans_alloc_empty(sc)` stores the transaction in `sc->tp`,
+/// `xchk_trans_cancel(sc)` cancels it, and the scrub teardown
+/// `xchk_teardown()` cancels whatever a setup or repair step left there
+/// (`xrep_dir_scan_dirtree()` returns `-ECANCELED` with it open;
+/// `xrep_xattr_rebuild_tree()` reaches it as `sc = rx->sc`). A return with
+/// it open hands the scope on, as `*tpp = tp;` does. When the opener's
+/// result is the handle a closer takes (`handle = ocfs2_start_trans(osb,
+/// ..)` ... `ocfs2_commit_trans(osb, handle)`), that result is the carrier
+/// and a shared parameter (`osb`) says nothing.
+fn caller_owned(
+    func: &Func<'_, '_>,
+    opener: Node<'_>,
+    closers: &[&crate::analyze::ScopeCall<'_>],
+) -> bool {
+    let src = func.src;
+    let Some(params) = func.eval.ext.as_ref().map(|e| &e.params) else {
+        return false;
+    };
+    let closer_args: Vec<String> = closers
+        .iter()
+        .flat_map(|c| call_args(c.call))
+        .map(|a| squash(text(a, src)))
+        .collect();
+    if status_var(opener, src).is_some_and(|v| closer_args.contains(&v)) {
+        return false;
+    }
+    // The parameter a path starts from: itself, or through one local
+    // alias (`struct xfs_scrub *sc = rx->sc;`).
+    let param_root = |arg: &str| -> Option<String> {
+        let r = root_ident(arg)?;
+        if params.iter().any(|p| p == r) {
+            return Some(r.to_string());
+        }
+        let defs = func.eval.defs.get(r)?;
+        let [d] = defs.as_slice() else { return None };
+        let rhs = squash(text(d.rhs, src));
+        let q = root_ident(&rhs)?;
+        (rhs.len() > q.len() && params.iter().any(|p| p == q)).then(|| q.to_string())
+    };
+    let opener_args: Vec<String> = call_args(opener)
+        .into_iter()
+        .map(|a| squash(text(a, src)))
+        .collect();
+    // `&tp` of a local: the function owns the carrier.
+    if opener_args
+        .iter()
+        .any(|a| a.starts_with('&') && param_root(a).is_none())
+    {
+        return false;
+    }
+    let closer_roots: Vec<String> = closer_args.iter().filter_map(|a| param_root(a)).collect();
+    opener_args
+        .iter()
+        .filter_map(|a| param_root(a))
+        .any(|r| closer_roots.contains(&r))
+}
+
+/// The variable an lvalue-like argument starts from: `&sc->tp`, `sc`,
+/// `rd->sc`, `&ctx.tp` -> `sc`, `sc`, `rd`, `ctx`; `None` for anything
+/// that is not such a path (a call, arithmetic, a constant).
+fn root_ident(arg: &str) -> Option<&str> {
+    let a = arg.trim_start_matches(['&', '*', '(']);
+    let end = a
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(a.len());
+    let (root, rest) = a.split_at(end);
+    let path = rest.is_empty()
+        || rest
+            .strip_prefix("->")
+            .or_else(|| rest.strip_prefix('.'))
+            .is_some_and(|r| {
+                r.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' || c == '>'
+                })
+            });
+    (!root.is_empty() && root.starts_with(|c: char| !c.is_ascii_digit()) && path).then_some(root)
+}
+
+/// The opener's result splits its outcomes beyond failure: after its
+/// failure check a second test of the unchanged result returns
+/// (`if (ret < 0) return ret; if (ret == 1) return 0;` after
+/// `ext4_try_to_write_inline_data()` in ext4_write_begin() (6.12), which
+/// returns 1 with the handle open for ext4_write_inline_data_end() and 0
+/// after stopping it). Past that test the scope is open on one outcome
+/// only, and which one the text does not say: exits after it are not
+/// judged.
+fn split_by_result(
+    opener: Node<'_>,
+    exit: usize,
+    status: Option<&str>,
+    func: &Func<'_, '_>,
+) -> bool {
+    let Some(v) = status else { return false };
+    let src = func.src;
+    let reassigned_before = |at: usize| {
+        func.eval.defs.get(v).is_some_and(|ds| {
+            ds.iter()
+                .any(|d| d.var_start > opener.end_byte() && d.var_start < at)
+        })
+    };
+    let tests: Vec<Node<'_>> = collect(func.body, |n| n.kind() == "if_statement")
+        .into_iter()
+        .filter(|i| i.start_byte() > opener.end_byte() && i.end_byte() <= exit)
+        .filter(|i| {
+            i.child_by_field_name("condition")
+                .is_some_and(|c| has_word(text(c, src), v))
+        })
+        .take_while(|i| !reassigned_before(i.start_byte()))
+        .collect();
+    tests.iter().skip(1).any(|i| {
+        i.child_by_field_name("consequence").is_some_and(|c| {
+            c.kind() == "return_statement"
+                || !collect(c, |n| n.kind() == "return_statement").is_empty()
+        })
+    })
 }
