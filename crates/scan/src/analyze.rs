@@ -867,6 +867,22 @@ impl<'a, 't> Func<'a, 't> {
         self.line_at(n.start_byte())
     }
 
+    /// A chain step at node `at` of this function: where a finding's
+    /// chain starts (the allocation, the opener, the way out).
+    pub fn step(
+        &self,
+        file: &FileCtx<'_>,
+        at: Node<'_>,
+        note: impl Into<String>,
+    ) -> crate::summary::ChainStep {
+        crate::summary::ChainStep {
+            file: file.path.to_string(),
+            line: self.line_of(at),
+            function: self.name.clone(),
+            note: note.into(),
+        }
+    }
+
     /// File line of a byte offset into the region.
     pub fn line_at(&self, pos: usize) -> usize {
         self.line_col(pos).0 + self.line_offset

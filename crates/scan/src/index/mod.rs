@@ -288,6 +288,12 @@ impl Index {
         (start as u32)..(end as u32)
     }
 
+    /// The definition named `name` in the file at `path`: the index's id
+    /// of a function the rules are looking at.
+    pub fn def_at(&self, path: &str, name: &str) -> Option<u32> {
+        self.file_id(path).and_then(|f| self.def_named_in(f, name))
+    }
+
     pub fn def_named_in(&self, file: u32, name: &str) -> Option<u32> {
         self.defs_named(name)
             .iter()

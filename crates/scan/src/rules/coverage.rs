@@ -27,20 +27,16 @@ pub(super) fn coverage_rules(
         if on(Rule::NofsScopeCoverage)
             && !a.mask.surely(Gfp::FS)
             && !a.mask.surely_not(Gfp::FS)
-            && let Some(def) = ip
-                .index
-                .file_id(file.path)
-                .and_then(|f| ip.index.def_named_in(f, &func.name))
+            && let Some(def) = ip.index.def_at(file.path, &func.name)
         {
-            let site = ChainStep {
-                file: file.path.to_string(),
-                line: func.line_of(a.call),
-                function: func.name.clone(),
-                note: format!(
+            let site = func.step(
+                file,
+                a.call,
+                format!(
                     "{}() with a mask computed from the caller's arguments",
                     a.name
                 ),
-            };
+            );
             let line = site.line;
             let name = a.name.clone();
             let inner = move |args: Vec<GfpValue>| {
@@ -56,12 +52,11 @@ pub(super) fn coverage_rules(
         }
         return;
     }
-    let site = ChainStep {
-        file: file.path.to_string(),
-        line: func.line_of(a.call),
-        function: func.name.clone(),
-        note: format!("{}() with {}", a.name, mask_text(a.mask)),
-    };
+    let site = func.step(
+        file,
+        a.call,
+        format!("{}() with {}", a.name, mask_text(a.mask)),
+    );
     let noio = a.mask.surely_not(Gfp::IO);
     let open = func.open_scopes_at(a.call.start_byte());
     let local = open
@@ -73,21 +68,9 @@ pub(super) fn coverage_rules(
                 Some(f) => format!("{f}() opens a {} scope", s.kind.name()),
                 None => format!("memalloc_{}_save()", s.kind.name()),
             };
-            Coverage::Covered(vec![
-                ChainStep {
-                    file: file.path.to_string(),
-                    line: func.line_of(s.call),
-                    function: func.name.clone(),
-                    note: how,
-                },
-                site.clone(),
-            ])
+            Coverage::Covered(vec![func.step(file, s.call, how), site.clone()])
         }
-        None => match ip
-            .index
-            .file_id(file.path)
-            .and_then(|f| ip.index.def_named_in(f, &func.name))
-        {
+        None => match ip.index.def_at(file.path, &func.name) {
             Some(def) => ip.coverage(def, site.clone(), noio),
             None => Coverage::Unknown(
                 format!("{}() is not a definition the index found", func.name),

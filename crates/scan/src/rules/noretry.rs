@@ -55,20 +55,16 @@ pub(super) fn noretry_rules(
     if let Some(ip) = file.interp
         && (on(Rule::NoretryNoFallback) || on(Rule::NoretryFallbackKeepsFlag))
         && propagates(func, a, &verdict)
-        && let Some(def) = ip
-            .index
-            .file_id(file.path)
-            .and_then(|f| ip.index.def_named_in(f, &func.name))
+        && let Some(def) = ip.index.def_at(file.path, &func.name)
     {
-        let site = ChainStep {
-            file: file.path.to_string(),
-            line: func.line_of(a.call),
-            function: func.name.clone(),
-            note: format!(
+        let site = func.step(
+            file,
+            a.call,
+            format!(
                 "{}() with {mask}; the failure is returned to the caller",
                 a.name
             ),
-        };
+        );
         if judge_up(ip, def, a.effective, vec![site], 1, on, out) {
             return;
         }

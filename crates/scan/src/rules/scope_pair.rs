@@ -10,7 +10,6 @@ use super::scope::{reachable_from, restore_covers};
 use crate::analyze::{FileCtx, Func};
 use crate::finding::Finding;
 use crate::rule::Rule;
-use crate::summary::ChainStep;
 use crate::syntax::{call_args, collect, contains, has_word, squash, text, value_parent};
 use tree_sitter::Node;
 
@@ -113,18 +112,12 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
                 ),
             );
             f.chain = vec![
-                ChainStep {
-                    file: file.path.to_string(),
-                    line: func.line_of(s.call),
-                    function: func.name.clone(),
-                    note: format!("{opener}() opens a {} scope", s.kind.name()),
-                },
-                ChainStep {
-                    file: file.path.to_string(),
-                    line: func.line_of(*r),
-                    function: func.name.clone(),
-                    note: "returns with the scope open".into(),
-                },
+                func.step(
+                    file,
+                    s.call,
+                    format!("{opener}() opens a {} scope", s.kind.name()),
+                ),
+                func.step(file, *r, "returns with the scope open"),
             ];
             out.push(f);
             break;
@@ -216,18 +209,12 @@ fn goto_past_closers(
             ),
         );
         f.chain = vec![
-            ChainStep {
-                file: file.path.to_string(),
-                line: func.line_of(s.call),
-                function: func.name.clone(),
-                note: format!("{opener}() opens a {} scope", s.kind.name()),
-            },
-            ChainStep {
-                file: file.path.to_string(),
-                line: func.line_of(*g),
-                function: func.name.clone(),
-                note: format!("goto {label} skips the closers"),
-            },
+            func.step(
+                file,
+                s.call,
+                format!("{opener}() opens a {} scope", s.kind.name()),
+            ),
+            func.step(file, *g, format!("goto {label} skips the closers")),
         ];
         return Some(f);
     }
