@@ -122,50 +122,9 @@ impl Index {
                 .enumerate()
                 .map(|(fi, (_, f))| (fi as u32, def_base[fi], f))
         };
-        let field_calls = || {
-            let mut v: Vec<(u32, CallSite)> = numbered()
-                .flat_map_iter(|(file, base, f)| {
-                    f.field_calls.iter().map(move |&(h, offset, d)| {
-                        let caller = base + d;
-                        (
-                            h,
-                            CallSite {
-                                file,
-                                offset,
-                                caller,
-                            },
-                        )
-                    })
-                })
-                .collect();
-            v.par_sort_unstable_by_key(|c| (c.0, c.1));
-            v
-        };
+        let field_calls = || call_sites(numbered(), |f| &f.field_calls);
         let ((calls, field_calls), (values, defines)) = rayon::join(
-            || {
-                rayon::join(
-                    || {
-                        let mut v: Vec<(u64, CallSite)> = numbered()
-                            .flat_map_iter(|(file, base, f)| {
-                                f.calls.iter().map(move |&(h, offset, d)| {
-                                    let caller = base + d;
-                                    (
-                                        h,
-                                        CallSite {
-                                            file,
-                                            offset,
-                                            caller,
-                                        },
-                                    )
-                                })
-                            })
-                            .collect();
-                        v.par_sort_unstable_by_key(|c| (c.0, c.1));
-                        v
-                    },
-                    field_calls,
-                )
-            },
+            || rayon::join(|| call_sites(numbered(), |f| &f.calls), field_calls),
             || {
                 rayon::join(
                     || {
@@ -300,6 +259,35 @@ impl Index {
             .copied()
             .find(|&d| self.defs[d as usize].file == file)
     }
+}
+
+/// Every file's call records (by callee-name hash or field-name hash) as
+/// tree-wide [`CallSite`]s, sorted by key then site so lookups binary-search
+/// and output does not depend on the thread count.
+fn call_sites<'a, K>(
+    numbered: impl ParallelIterator<Item = (u32, u32, &'a FileIndex)>,
+    pick: impl Fn(&'a FileIndex) -> &'a [(K, u32, u32)] + Sync + Send,
+) -> Vec<(K, CallSite)>
+where
+    K: Copy + Ord + Send + Sync + 'a,
+{
+    let mut v: Vec<(K, CallSite)> = numbered
+        .flat_map_iter(|(file, base, f)| {
+            pick(f).iter().map(move |&(h, offset, d)| {
+                let caller = base + d;
+                (
+                    h,
+                    CallSite {
+                        file,
+                        offset,
+                        caller,
+                    },
+                )
+            })
+        })
+        .collect();
+    v.par_sort_unstable_by_key(|c| (c.0, c.1));
+    v
 }
 
 #[cfg(test)]
