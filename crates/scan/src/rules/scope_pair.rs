@@ -97,12 +97,11 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
                 v.dedup();
                 v
             };
-            let mut f = func.finding(
+            out.push(leaves_open(
                 file,
-                Rule::ScopeUnbalanced,
+                func,
+                s,
                 *r,
-                s.call,
-                String::new(),
                 format!(
                     "the return at line {} leaves the {} scope that {opener}() opened at line {} open: it calls none of {} that close it on the other paths",
                     func.line_of(*r),
@@ -110,16 +109,8 @@ pub(super) fn paired_scopes(file: &FileCtx<'_>, func: &Func<'_, '_>, out: &mut V
                     func.line_of(s.call),
                     closer_names.join(", ")
                 ),
-            );
-            f.chain = vec![
-                func.step(
-                    file,
-                    s.call,
-                    format!("{opener}() opens a {} scope", s.kind.name()),
-                ),
-                func.step(file, *r, "returns with the scope open"),
-            ];
-            out.push(f);
+                "returns with the scope open",
+            ));
             break;
         }
         if let Some(f) = goto_past_closers(file, func, s, &closers, status.as_deref()) {
@@ -194,12 +185,11 @@ fn goto_past_closers(
         if !skipped || after || before || onward {
             continue;
         }
-        let mut f = func.finding(
+        return Some(leaves_open(
             file,
-            Rule::ScopeUnbalanced,
+            func,
+            s,
             *g,
-            s.call,
-            String::new(),
             format!(
                 "the goto at line {} jumps past every closer of the {} scope that {opener}() opened at line {} (to {label}:, line {}), so that path leaves with the scope open",
                 func.line_of(*g),
@@ -207,18 +197,40 @@ fn goto_past_closers(
                 func.line_of(s.call),
                 func.line_of(*l)
             ),
-        );
-        f.chain = vec![
-            func.step(
-                file,
-                s.call,
-                format!("{opener}() opens a {} scope", s.kind.name()),
-            ),
-            func.step(file, *g, format!("goto {label} skips the closers")),
-        ];
-        return Some(f);
+            format!("goto {label} skips the closers"),
+        ));
     }
     None
+}
+
+/// A `scope-unbalanced` finding at the way out `exit` that leaves the scope
+/// `s` opened; its chain is the opener, then that way out.
+fn leaves_open(
+    file: &FileCtx<'_>,
+    func: &Func<'_, '_>,
+    s: &crate::analyze::ScopeCall<'_>,
+    exit: Node<'_>,
+    message: String,
+    how: impl Into<String>,
+) -> Finding {
+    let opener = s.via.as_deref().unwrap_or("");
+    let mut f = func.finding(
+        file,
+        Rule::ScopeUnbalanced,
+        exit,
+        s.call,
+        String::new(),
+        message,
+    );
+    f.chain = vec![
+        func.step(
+            file,
+            s.call,
+            format!("{opener}() opens a {} scope", s.kind.name()),
+        ),
+        func.step(file, exit, how),
+    ];
+    f
 }
 
 /// The objects an opener stores the scope in: `&tp` and `tp` arguments.
