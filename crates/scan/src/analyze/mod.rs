@@ -6,13 +6,18 @@ use crate::gfpeval::{Def, DefOp, Evaluator, back_edges};
 use crate::rule::Rule;
 use crate::rules;
 use crate::syntax::{
-    LineIndex, call_args, call_name, collapse_ws, collect, declarator_name, function_name,
-    line_col, squash, text, value_parent,
+    LineIndex, call_args, call_name, collapse_ws, collect, declarator_name, function_name, squash,
+    text, value_parent,
 };
 use reclaimscope_model::gfp::GfpValue;
 use reclaimscope_model::task::{Scope, TaskFlags, current_gfp_context, memalloc_save};
 use std::collections::{HashMap, HashSet};
 use tree_sitter::{Node, Parser, Tree};
+
+mod func;
+mod regions;
+
+pub use regions::regions;
 
 /// What the rules need to know about the target kernel.
 #[derive(Clone, Copy, Debug)]
@@ -350,95 +355,6 @@ fn hit_tokens(rules: &[Rule], defines: &HashMap<String, String>) -> Vec<String> 
             return tokens;
         }
     }
-}
-
-/// Byte ranges to parse: around each token hit, from the line after the
-/// closest preceding line that starts with `}` (the end of the previous
-/// top-level construct in kernel style) to the end of the next such line.
-/// Overlapping ranges are merged. Regions start at line starts, so
-/// columns are unchanged and lines shift by the region's first line.
-pub fn regions(src: &str, tokens: &[String]) -> Vec<std::ops::Range<usize>> {
-    let bytes = src.as_bytes();
-    let mut hits: Vec<usize> = Vec::new();
-    for t in tokens {
-        hits.extend(memchr::memmem::find_iter(bytes, t.as_bytes()));
-    }
-    hits.sort_unstable();
-    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
-    for h in hits {
-        if out.last().is_some_and(|r| h < r.end) {
-            continue;
-        }
-        let (mut start, mut before) = prev_boundary(bytes, h);
-        let mut end = next_boundary(bytes, h);
-        // A `}` in column 0 inside a function (a mis-indented block) would
-        // cut it in two: widen until the braces balance (bounded).
-        for _ in 0..32 {
-            match brace_balance(&bytes[start..end]) {
-                b if b < 0 && before.is_some() => {
-                    (start, before) = prev_boundary(bytes, before.unwrap_or(0));
-                }
-                b if b > 0 && end < bytes.len() => end = next_boundary(bytes, end - 1),
-                _ => break,
-            }
-        }
-        match out.last_mut() {
-            Some(r) if start <= r.end => r.end = r.end.max(end),
-            _ => out.push(start..end),
-        }
-    }
-    out
-}
-
-/// Start of the line after the last line beginning with `}` before
-/// `limit` (or 0), and where that `\n}` is, to widen further.
-fn prev_boundary(bytes: &[u8], limit: usize) -> (usize, Option<usize>) {
-    match memchr::memmem::rfind(&bytes[..limit], b"\n}") {
-        Some(i) => {
-            let start =
-                memchr::memchr(b'\n', &bytes[i + 1..]).map_or(bytes.len(), |j| i + 1 + j + 1);
-            (start.min(limit), Some(i))
-        }
-        None => (0, None),
-    }
-}
-
-/// End (after the newline) of the next line beginning with `}` after `from`.
-fn next_boundary(bytes: &[u8], from: usize) -> usize {
-    memchr::memmem::find(&bytes[from..], b"\n}")
-        .map(|i| from + i + 1)
-        .map_or(bytes.len(), |i| {
-            memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |j| i + j + 1)
-        })
-}
-
-/// `{` minus `}` outside comments, strings and character literals.
-fn brace_balance(b: &[u8]) -> i64 {
-    let mut bal = 0i64;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = memchr::memmem::find(&b[i + 2..], b"*/").map_or(b.len(), |j| i + 2 + j + 2);
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |j| i + j);
-                continue;
-            }
-            q @ (b'"' | b'\'') => {
-                i += 1;
-                while i < b.len() && b[i] != q && b[i] != b'\n' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'{' => bal += 1,
-            b'}' => bal -= 1,
-            _ => {}
-        }
-        i += 1;
-    }
-    bal
 }
 
 /// Object-like `#define NAME BODY` lines (continuations joined, comments dropped).
@@ -803,181 +719,9 @@ fn is_mask_helper(name: &str) -> bool {
         || lower == "sizeof"
 }
 
-impl<'a, 't> Func<'a, 't> {
-    /// An argument that carries a gfp mask: it names a gfp flag, a gfp_t
-    /// variable, or a same-file macro that does.
-    fn is_gfp_arg(&self, arg: Node<'t>) -> bool {
-        let t = text(arg, self.src);
-        if t.contains("GFP_") {
-            return mask_shaped(arg);
-        }
-        match arg.kind() {
-            "identifier" => {
-                self.gfp_typed.contains(t)
-                    || self.eval.defines.get(t).is_some_and(|d| d.contains("GFP_"))
-            }
-            "field_expression" => arg
-                .child_by_field_name("field")
-                .is_some_and(|f| text(f, self.src).contains("gfp")),
-            // A mask helper's result (`kmem_flags_convert(KM_NOFS)`).
-            "call_expression" => self.eval.call_value(arg, 0).is_some(),
-            _ => false,
-        }
-    }
-
-    /// Location, function and call text for a finding.
-    pub fn finding(
-        &self,
-        file: &FileCtx<'_>,
-        rule: Rule,
-        at: Node<'_>,
-        call: Node<'_>,
-        mask: String,
-        reason: String,
-    ) -> Finding {
-        let (line, column) = self.line_col(at.start_byte());
-        let line = line + self.line_offset;
-        let mut call_text = collapse_ws(text(call, self.src));
-        if call_text.len() > 160 {
-            let mut cut = 157;
-            while !call_text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            call_text.truncate(cut);
-            call_text.push_str("...");
-        }
-        Finding {
-            rule,
-            file: file.path.to_string(),
-            line,
-            column,
-            function: self.name.clone(),
-            call: call_text,
-            mask,
-            reason,
-            evidence: vec![crate::finding::Evidence {
-                line,
-                role: rule.site_role(),
-            }],
-            chain: Vec::new(),
-        }
-    }
-
-    pub fn line_of(&self, n: Node<'_>) -> usize {
-        self.line_at(n.start_byte())
-    }
-
-    /// A chain step at node `at` of this function: where a finding's
-    /// chain starts (the allocation, the opener, the way out).
-    pub fn step(
-        &self,
-        file: &FileCtx<'_>,
-        at: Node<'_>,
-        note: impl Into<String>,
-    ) -> crate::summary::ChainStep {
-        crate::summary::ChainStep {
-            file: file.path.to_string(),
-            line: self.line_of(at),
-            function: self.name.clone(),
-            note: note.into(),
-        }
-    }
-
-    /// File line of a byte offset into the region.
-    pub fn line_at(&self, pos: usize) -> usize {
-        self.line_col(pos).0 + self.line_offset
-    }
-
-    /// Line (within the region) and column of a byte offset.
-    fn line_col(&self, pos: usize) -> (usize, usize) {
-        if self.lines.newlines_known() {
-            self.lines.line_col(self.src, pos)
-        } else {
-            line_col(self.src, pos)
-        }
-    }
-
-    /// Scopes opened before `pos` in this function and not yet closed.
-    pub fn open_scopes_at(&self, pos: usize) -> Vec<&ScopeCall<'t>> {
-        // Scopes nest (include/linux/sched/mm.h): in text order, a restore
-        // closes the latest open save of its kind and variable. Paired
-        // functions carry no variable, so ext4_journal_stop() closes the
-        // handle ext4_journal_start() opened after
-        // ext4_writepages_down_read(), not the outer scope as well.
-        let mut events: Vec<(usize, bool, usize)> = Vec::new();
-        for (i, s) in self.saves.iter().enumerate() {
-            if s.call.end_byte() <= pos && !leaves_before(s.call, pos) {
-                events.push((s.call.end_byte(), true, i));
-            }
-        }
-        for (i, r) in self.restores.iter().enumerate() {
-            if r.call.end_byte() <= pos && !leaves_before(r.call, pos) {
-                events.push((r.call.start_byte(), false, i));
-            }
-        }
-        events.sort_unstable();
-        let mut open: Vec<usize> = Vec::new();
-        for (_, is_save, i) in events {
-            if is_save {
-                open.push(i);
-                continue;
-            }
-            let r = &self.restores[i];
-            if let Some(k) = open.iter().rposition(|&j| self.saves[j].var == r.var) {
-                open.remove(k);
-            }
-        }
-        open.sort_unstable();
-        open.into_iter().map(|i| &self.saves[i]).collect()
-    }
-}
-
-/// Is `n` in a block that does not hold `pos` and returns or jumps away
-/// after it (`if (IS_ERR(handle)) { up_read(ctx); return ...; }`, one
-/// `case` of __ext4_ioctl() that starts, stops and returns)? Then what it
-/// does is not on the way to `pos`.
-fn leaves_before(n: Node<'_>, pos: usize) -> bool {
-    let mut cur = n;
-    while let Some(p) = cur.parent() {
-        // `return xfs_file_ioctl(...)` in another case: the function is left.
-        if p.kind() == "return_statement" && !(p.start_byte() <= pos && pos < p.end_byte()) {
-            return true;
-        }
-        if matches!(p.kind(), "compound_statement" | "case_statement") {
-            if p.start_byte() <= pos && pos < p.end_byte() {
-                return false;
-            }
-            let mut c = p.walk();
-            return p.named_children(&mut c).any(|x| {
-                x.start_byte() > n.end_byte()
-                    && matches!(x.kind(), "return_statement" | "goto_statement")
-            });
-        }
-        cur = p;
-    }
-    false
-}
-
-/// A gfp argument is a mask, not a test: flags combined with `| & ^ ~`,
-/// casts, parentheses, ternaries, identifiers.
-fn mask_shaped(n: Node<'_>) -> bool {
-    match n.kind() {
-        "identifier" | "number_literal" => true,
-        "parenthesized_expression"
-        | "cast_expression"
-        | "conditional_expression"
-        | "binary_expression" => n
-            .child_by_field_name("operator")
-            .is_none_or(|o| matches!(o.kind(), "|" | "&" | "^")),
-        "unary_expression" => n
-            .child_by_field_name("operator")
-            .is_some_and(|o| o.kind() == "~"),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::regions::brace_balance;
     use super::*;
 
     fn region_texts(src: &str, tok: &str) -> Vec<String> {
