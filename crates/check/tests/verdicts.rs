@@ -61,6 +61,22 @@ fn verdict(prefix: &str, sets: &[(&str, &str)], policy: &str) -> &'static str {
     outcome(&load(prefix, sets), policy, true, 2).verdict
 }
 
+/// The policies that leave a userspace daemon's own allocations alone:
+/// they narrow NOFS contexts (merged, swap-only-io), superblock contexts
+/// (sb-context), a lower filesystem's page cache (mapping-nofs), file
+/// reads and writes (vfs-nofs, rwf-nofsreclaim) or bios (bio-context),
+/// none of which covers a fault or a socket receive in the daemon.
+const DAEMON_UNCOVERED: &[&str] = &[
+    "baseline",
+    "merged",
+    "swap-only-io",
+    "sb-context",
+    "mapping-nofs",
+    "vfs-nofs",
+    "rwf-nofsreclaim",
+    "bio-context",
+];
+
 fn assert_verdicts(prefix: &str, sets: &[(&str, &str)], expected: &str, policies: &[&str]) {
     for p in policies {
         assert_eq!(
@@ -345,21 +361,7 @@ fn s2_is_safe_when_tcmu_runner_is_an_io_flusher() {
 /// reaches userspace) do not touch it: deadlock.
 #[test]
 fn nbd_socket_deadlocks_unless_the_server_is_an_io_flusher() {
-    assert_verdicts(
-        "nbd-socket",
-        &[],
-        "deadlock",
-        &[
-            "baseline",
-            "merged",
-            "swap-only-io",
-            "sb-context",
-            "mapping-nofs",
-            "vfs-nofs",
-            "rwf-nofsreclaim",
-            "bio-context",
-        ],
-    );
+    assert_verdicts("nbd-socket", &[], "deadlock", DAEMON_UNCOVERED);
     // PR_SET_IO_FLUSHER: every allocation of the server is NOIO and
     // `super_cache_scan` returns SHRINK_STOP; dependency-aware skips the
     // superblock whose bio needs the allocating thread.
@@ -398,21 +400,7 @@ fn nbd_socket_deadlocks_unless_the_server_is_an_io_flusher() {
 /// the file-I/O fixes cover its pwrite, which comes after the fault.
 #[test]
 fn fuse_anon_needs_a_task_wide_context() {
-    assert_verdicts(
-        "fuse-anon",
-        &[],
-        "deadlock",
-        &[
-            "baseline",
-            "merged",
-            "swap-only-io",
-            "sb-context",
-            "mapping-nofs",
-            "vfs-nofs",
-            "rwf-nofsreclaim",
-            "bio-context",
-        ],
-    );
+    assert_verdicts("fuse-anon", &[], "deadlock", DAEMON_UNCOVERED);
     assert_verdicts(
         "fuse-anon",
         &[],

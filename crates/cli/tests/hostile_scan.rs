@@ -2,7 +2,10 @@
 //! its reason and named on stderr, the scan goes on, K&R definitions are
 //! analysed and `#if 0` code is not.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{scratch, text};
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn run(args: &[&str], cwd: &Path) -> Output {
@@ -11,20 +14,6 @@ fn run(args: &[&str], cwd: &Path) -> Output {
         .current_dir(cwd)
         .output()
         .expect("binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "reclaimscope-hostile-scan-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(o: &[u8]) -> String {
-    String::from_utf8_lossy(o).into_owned()
 }
 
 /// kmalloc with __GFP_NORETRY whose failure only returns -ENOMEM: the slow

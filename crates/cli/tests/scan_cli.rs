@@ -1,12 +1,11 @@
 //! `reclaimscope scan` end to end: exit codes, output formats, --diff,
 //! --summary, suppression, skipped files, and determinism.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::bin;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_reclaimscope"))
-}
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 fn run(args: &[&str], cwd: &Path) -> Output {
     bin()

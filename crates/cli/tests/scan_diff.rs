@@ -2,6 +2,9 @@
 //! its evidence lines; `--diff -` reads the patch from standard input; a
 //! file that is not a unified diff is an error at its line (exit 2).
 
+mod common;
+use common::text;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -19,10 +22,6 @@ fn run(args: &[&str], cwd: &Path, stdin: Option<&str>) -> Output {
     pipe.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
     drop(pipe);
     child.wait_with_output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// After the patch: `memalloc_nofs_save()` at line 5 is unchanged; the

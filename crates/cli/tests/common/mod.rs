@@ -1,5 +1,5 @@
 //! Shared by the CLI integration tests: run the built binary, find a
-//! shipped scenario.
+//! shipped scenario, make a scratch directory.
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::PathBuf;
@@ -40,4 +40,27 @@ pub fn scenario(prefix: &str) -> String {
     hit.unwrap_or_else(|| panic!("no scenario {prefix}*.toml"))
         .display()
         .to_string()
+}
+
+/// The built binary, to run with arguments of the test's choosing.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_reclaimscope"))
+}
+
+/// Lossy text of a process's output.
+pub fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+/// An empty scratch directory for test `name`, unique to this test binary
+/// and process so binaries running side by side never share one.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "reclaimscope-{}-{name}-{}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the scratch directory");
+    dir
 }
