@@ -182,6 +182,17 @@ pub fn pr_get_io_flusher(task: TaskFlags) -> bool {
     task.contains(TaskFlags::PR_IO_FLUSHER)
 }
 
+/// Whether a running kernel's `task->flags` (field 9 of `/proc/PID/stat`,
+/// `do_task_stat`) can be read with [`TaskFlags`]' values: they are those
+/// of include/linux/sched.h from v5.6, when `PR_SET_IO_FLUSHER` arrived, to
+/// 6.12, the newest tree read; PF_ bits are renumbered between releases, so
+/// outside that range the answer is "unknown". By series, not by version:
+/// 6.12.9 has 6.12's sched.h.
+pub fn pf_values_known(kernel: &crate::history::KernelVersion) -> bool {
+    let series = (kernel.major, kernel.minor);
+    ((5, 6)..=(6, 12)).contains(&series)
+}
+
 /// `current_gfp_context()`: NOIO clears `__GFP_IO | __GFP_FS`, else NOFS
 /// clears `__GFP_FS`; PIN independently clears `__GFP_MOVABLE`. It never
 /// adds bits and leaves `__GFP_DIRECT_RECLAIM` alone; PF_MEMALLOC is handled
@@ -259,6 +270,17 @@ mod tests {
         assert_eq!(current_gfp_context(t, Gfp::KERNEL), Gfp::NOFS);
         memalloc_nofs_restore(&mut t, a);
         assert_eq!(current_gfp_context(t, Gfp::KERNEL), Gfp::KERNEL);
+    }
+
+    #[test]
+    fn pf_values_are_known_for_every_point_release_of_the_read_series() {
+        use crate::history::KernelVersion;
+        let k = |s: &str| KernelVersion::parse(s).unwrap();
+        assert!(pf_values_known(&k("6.12.9-amd64")));
+        assert!(pf_values_known(&k("5.6")));
+        assert!(pf_values_known(&k("6.1.0-18-amd64")));
+        assert!(!pf_values_known(&k("5.5.19")));
+        assert!(!pf_values_known(&k("6.13")));
     }
 
     #[test]

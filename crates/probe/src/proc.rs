@@ -7,6 +7,7 @@
 use crate::root::{Root, unescape_octal};
 use crate::topology::{Memory, Process, Swap};
 use reclaimscope_model::history::KernelVersion;
+use reclaimscope_model::task::{TaskFlags, pf_values_known, pr_get_io_flusher};
 use std::collections::BTreeMap;
 
 /// One line of `/proc/self/mountinfo`.
@@ -163,19 +164,6 @@ pub fn holders(root: &Root, nodes: &[String]) -> Holders {
     h
 }
 
-/// PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE, what `prctl(PR_SET_IO_FLUSHER, 1)`
-/// sets (kernel/sys.c, `PR_IO_FLUSHER`). The values are those of
-/// include/linux/sched.h from v5.6, when the prctl arrived, to 6.12, the
-/// newest tree read; outside that range the bits are not trusted.
-const PR_IO_FLUSHER: u64 = 0x0008_0000 | 0x0010_0000;
-
-/// Whether `kernel` is in a series (5.6 ..= 6.12) whose PF_ values were
-/// read. By series, not by version: `KernelVersion` orders point releases,
-/// so 6.12.9 sorts after 6.12 yet has 6.12's sched.h.
-fn io_flusher_bits_known(kernel: Option<KernelVersion>) -> bool {
-    kernel.is_some_and(|v| (5, 6) <= (v.major, v.minor) && (v.major, v.minor) <= (6, 12))
-}
-
 /// A serving process: comm, PR_SET_IO_FLUSHER, its regular open files, cwd.
 pub fn process(root: &Root, pid: u32, kernel: Option<KernelVersion>) -> Process {
     let comm = root
@@ -184,11 +172,12 @@ pub fn process(root: &Root, pid: u32, kernel: Option<KernelVersion>) -> Process 
     // Field 9 of /proc/PID/stat is task->flags (`do_task_stat`); the comm
     // in field 2 may contain spaces and parentheses, so count after the
     // last ')'.
-    let io_flusher = if io_flusher_bits_known(kernel) {
+    // The model says which releases' PF_ values it knows.
+    let io_flusher = if kernel.as_ref().is_some_and(pf_values_known) {
         root.read(&format!("/proc/{pid}/stat")).and_then(|s| {
             let after = &s[s.rfind(')')? + 1..];
-            let flags: u64 = after.split_whitespace().nth(6)?.parse().ok()?;
-            Some(flags & PR_IO_FLUSHER == PR_IO_FLUSHER)
+            let flags: u32 = after.split_whitespace().nth(6)?.parse().ok()?;
+            Some(pr_get_io_flusher(TaskFlags(flags)))
         })
     } else {
         None
@@ -254,16 +243,5 @@ mod tests {
                 device: None,
             }]
         );
-    }
-
-    #[test]
-    fn io_flusher_bits_are_known_for_every_point_release_of_the_read_series() {
-        let k = |s: &str| Some(KernelVersion::parse(s).unwrap());
-        assert!(io_flusher_bits_known(k("6.12.9-amd64")));
-        assert!(io_flusher_bits_known(k("5.6")));
-        assert!(io_flusher_bits_known(k("6.1.0-18-amd64")));
-        assert!(!io_flusher_bits_known(k("5.5.19")));
-        assert!(!io_flusher_bits_known(k("6.13")));
-        assert!(!io_flusher_bits_known(None));
     }
 }
