@@ -63,3 +63,64 @@ fn random_walks_keep_the_contract() {
         }
     }
 }
+
+/// `Sim::invisible`, the livelock search's partial-order hint: in a world
+/// reached without the local step `c` (here: the world itself and each
+/// world one step of another choice away), `c` is still enabled, every
+/// other choice keeps its progress, and if that world is spinning (it
+/// moves, nothing is progress) and offers something besides `c`, the
+/// world after `c` is spinning too.
+#[test]
+fn invisible_local_steps_keep_spinning_worlds_spinning() {
+    let spinning = |s: &Sim, w: &reclaimscope_sim::World, buf: &mut Vec<_>| {
+        s.choices(w, buf);
+        !buf.is_empty() && buf.iter().all(|&o| !s.is_progress(w, o))
+    };
+    let mut checked = 0;
+    for name in SCENARIOS {
+        let sc = scenario(name);
+        for p in Policy::all() {
+            let s = Sim::new(&sc, &p).unwrap();
+            for seed in 0..4 {
+                let mut rng = Rng::new(seed);
+                let mut w = s.initial();
+                let mut buf = Vec::new();
+                let mut other = Vec::new();
+                for _ in 0..2_000 {
+                    s.choices(&w, &mut buf);
+                    if buf.is_empty() {
+                        break;
+                    }
+                    for &c in &buf {
+                        if !(s.is_local(&w, c) && s.invisible(&w, c)) {
+                            continue;
+                        }
+                        checked += 1;
+                        let mut worlds = vec![w.clone()];
+                        worlds.extend(buf.iter().filter(|&&o| o != c).map(|&o| s.step(&w, o)));
+                        for x in &worlds {
+                            s.choices(x, &mut other);
+                            assert!(other.contains(&c), "{name} {p}: {c:?} disabled");
+                            let after = s.step(x, c);
+                            for &o in other.iter().filter(|&&o| o != c) {
+                                assert_eq!(
+                                    s.is_progress(x, o),
+                                    s.is_progress(&after, o),
+                                    "{name} {p}: {c:?} changes the progress of {o:?}"
+                                );
+                            }
+                            if other.len() > 1 && spinning(&s, x, &mut other) {
+                                assert!(
+                                    spinning(&s, &after, &mut other),
+                                    "{name} {p}: {c:?} ends a spinning world"
+                                );
+                            }
+                        }
+                    }
+                    w = s.step(&w, buf[rng.below(buf.len())]);
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} invisible steps met");
+}

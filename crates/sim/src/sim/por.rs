@@ -36,6 +36,25 @@
 //! - exiting with no pages held; submitting a bio and resuming after a
 //!   read bio: own bio fields, with the OOM condition above.
 //!
+//! Invisible to the livelock search (`Sim::invisible`, the checker's
+//! `Model::is_invisible`): a spinning world is one where something can
+//! move and no possible step is progress (`Sim::is_progress`). An
+//! independent step writes nothing another actor's step reads, so every
+//! step enabled both before and after it keeps its events, hence its
+//! progress. What it can change is the set of enabled steps: its own
+//! task's next step, and a step it wakes (the submitter of the bio it
+//! completes; the server or disk that can take the bio it submits). It is
+//! invisible when none of those can be progress: a next op that never
+//! reports progress (not `Lock`, `Alloc`, `Exit`, a `TakeReserve` after a
+//! failed allocation), a bio completion that a program or the flusher
+//! resumes from (not a reclaimer's writeback, whose completion frees
+//! pages), taking a bio from a queue. Those facts hold in every world
+//! reached without the step, since only the task moves itself and the
+//! woken submitter waits until the step. Releasing a lock is never
+//! invisible (a task waiting at `Lock` becomes able to take it, which is
+//! progress); exiting always is, vacuously: it is progress itself
+//! (`TaskDone`), so no world where it is enabled is spinning.
+//!
 //! Not independent: anything that moves pages (free counter, page cache,
 //! inodes are read by every allocation's watermark check and reclaim
 //! choice), taking a lock, taking a bio from a queue (servers race for it),
@@ -118,6 +137,62 @@ impl Sim {
             Op::Lock(_) | Op::Alloc(_) | Op::Free(_) | Op::Writeback { .. } | Op::ReleaseBuf(_) => {
                 false
             }
+        }
+    }
+
+    /// Livelock-search hint (see the module docs): `c`, which
+    /// [`Sim::independent`] accepts in `w`, enables no step that could be
+    /// progress, so it never turns a spinning world into one that is not.
+    pub fn invisible(&self, w: &World, c: Choice) -> bool {
+        let t = c.task as usize;
+        match c.kind {
+            ChoiceKind::Complete => self.quiet_wakeup(w, c.arg as usize),
+            ChoiceKind::Run if w.tasks[t].st == ST_READY => {
+                match self.ops[w.tasks[t].pc as usize] {
+                    // Progress wherever it is enabled: no spinning world has it.
+                    Op::Exit => true,
+                    // A task waiting at `Lock` of it can take it now.
+                    Op::Unlock(_) => false,
+                    // The submitter resumes; the server can serve again.
+                    Op::Complete => {
+                        let sub = w.tasks[t].serving;
+                        (sub == NONE || self.quiet_wakeup(w, sub as usize)) && self.quiet_next(w, c)
+                    }
+                    _ => self.quiet_next(w, c),
+                }
+            }
+            ChoiceKind::Run => self.quiet_next(w, c),
+            ChoiceKind::Reclaim | ChoiceKind::Serve | ChoiceKind::Flush => false,
+        }
+    }
+
+    /// Task `j`, waiting for the bio about to complete, resumes with a
+    /// step that is never progress: a program's or the flusher's bio
+    /// (`op_io_done`, `flush_done` report nothing), not a reclaimer's
+    /// writeback (`finish_reclaim` may free pages).
+    fn quiet_wakeup(&self, w: &World, j: usize) -> bool {
+        w.tasks[j].st == ST_OP_IO
+    }
+
+    /// After `c`, its task's next step (if any) is never progress. The
+    /// task's own fields decide it, and only the task writes them, so it
+    /// holds in every world reached without `c` as well.
+    fn quiet_next(&self, w: &World, c: Choice) -> bool {
+        let t = c.task as usize;
+        let n = self.step(w, c);
+        let task = &n.tasks[t];
+        match task.st {
+            ST_READY => match self.ops[task.pc as usize] {
+                Op::Lock(_) | Op::Alloc(_) | Op::Exit => false,
+                Op::TakeReserve(..) => task.bits & B_FAILED == 0,
+                _ => true,
+            },
+            // Waiting for its own bio: a program resumes without progress.
+            ST_OP_IO => true,
+            // A server back to taking bios from its queue.
+            ST_IDLE => matches!(self.tasks[t].kind, Kind::Server { .. }),
+            ST_DONE | ST_KILLED => true,
+            _ => false,
         }
     }
 }
