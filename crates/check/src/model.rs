@@ -61,6 +61,23 @@ pub trait Model: Sync {
         false
     }
 
+    /// Livelock-search hint for partial-order reduction, asked only of an
+    /// action that [`Model::is_local`] accepts in `state`: taking `action`
+    /// never turns a spinning state (some action enabled, none progress)
+    /// into one that is not. Precisely: for every state `x` reachable from
+    /// `state` on a path that does not take `action`, if `x` is spinning
+    /// and enables some action besides `action`, then
+    /// `next_state(x, action)` is spinning. A model usually shows it by
+    /// the step enabling nothing that could be progress (every other
+    /// action's enabledness and progress are unchanged, by locality), or
+    /// by `action` being progress wherever it is enabled (then no such `x`
+    /// is spinning). The livelock search explores such an action alone
+    /// (see `crate::checker`). Default: no action qualifies, so the
+    /// livelock search is unreduced.
+    fn is_invisible(&self, _state: &Self::State, _action: Self::Action) -> bool {
+        false
+    }
+
     /// Liveness hint: does taking `action` count as progress? A reachable cycle
     /// made only of non-progress actions is a livelock. Default: everything is
     /// progress, so no livelock can be reported.

@@ -84,6 +84,12 @@ impl Model for SimModel<'_> {
         self.sim.independent(state, action, self.reads_world)
     }
 
+    /// The simulator's proof that the step enables nothing that could be
+    /// progress (`sim/por.rs`).
+    fn is_invisible(&self, state: &World, action: Choice) -> bool {
+        self.sim.invisible(state, action)
+    }
+
     /// The simulator decides what counts as progress (a reclaim round that
     /// frees nothing or a retry does not); the checker only looks for
     /// cycles made of non-progress steps.

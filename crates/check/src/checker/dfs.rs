@@ -14,8 +14,55 @@
 //! non-progress successors explored), so each state is searched once by each
 //! DFS: O(states + transitions) overall. Deadlocks met on the way are
 //! reported too, without BFS's shortest-trace guarantee.
+//!
+//! # Partial-order reduction
+//!
+//! With [`Options::por`], both searches explore a state `s` through one
+//! action `a` alone when [`Model::is_local`] (`{a}` is persistent: on
+//! every path from `s` that avoids `a`, `a` stays enabled and commutes
+//! with each step) and [`Model::is_invisible`] (on those paths, taking
+//! `a` in a spinning state that enables something else leaves a spinning
+//! state) both hold. Call a state *good* when an infinite path of
+//! spinning states starts there; a livelock exists iff a good state is
+//! reachable.
+//!
+//! *The reduced successor of a good state is good.* Let `π` be an
+//! infinite spinning path from `s = s0 -b1-> s1 -b2-> ...`. If `a = b_i`
+//! first, commuting it to the front gives `a(s0) -b1-> a(s1) ...
+//! a(s_{i-1}) = s_i` and then `π`'s own suffix; if `a` is not on `π`, it
+//! stays enabled along it and `a(s0) -b1-> a(s1) -b2-> ...` is a path.
+//! Each `s_j` with `a(s_j)` used is spinning and enables `b_{j+1} != a`,
+//! so invisibility makes `a(s_j)` spinning: the new path is spinning.
+//!
+//! *Inner search.* Every good state the inner search expands has an
+//! explored successor that is good (its reduced one, or if expanded fully,
+//! `π`'s next state), so from a good root the explored graph holds a
+//! cycle, and a colour DFS finds a back edge. No cycle proviso is needed
+//! there: a reduced successor on the inner stack closes a cycle of
+//! spinning states, which is reported, not skipped.
+//!
+//! *Outer search.* It must reach a good state. Take a reachable state
+//! with an infinite path whose states are spinning from position `d` on.
+//! A reduced step keeps such a path (same argument: the states `a(s_j)`
+//! with `j >= d` stay spinning) and never increases `d`; a fully expanded
+//! step follows `π`'s first action and lowers `d`. The cycle proviso (C3)
+//! makes every cycle of the explored graph contain a fully expanded
+//! state: when the reduced successor of `s` is on the outer stack, `s` is
+//! expanded fully (every cycle of a DFS graph has a back edge, and a
+//! reduced state's only edge being a back edge expands it). So the path
+//! the outer search follows passes fully expanded states again and again,
+//! `d` reaches 0, and that state is good. Without the proviso a local
+//! step can cycle (`a` then `a'` back to `s`) while the action that leads
+//! into the spinning region is deferred forever; without invisibility a
+//! local step can enable a progress action in every state of the cycle
+//! it is deferred along (`tests/livelock_por.rs` has both).
+//!
+//! Deadlocks met on the way stay reachable (persistent sets, as for BFS).
+//! With symmetry, states are keyed by orbit and both stacks hold orbit
+//! keys; the spinning predicate and `is_local` are invariant under the
+//! model's automorphisms, so the arguments run on the quotient.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::{Limits, Options, Progress, key_of, replay_actions};
 use crate::model::{Model, Terminal};
@@ -24,8 +71,11 @@ use crate::table::FpTable;
 
 struct Frame<M: Model> {
     state: M::State,
+    /// Every enabled action; with a reduction, the chosen one first.
     actions: Vec<M::Action>,
     next: usize,
+    /// Explore `actions[..limit]`: 1 when reduced to a persistent `{a}`.
+    limit: usize,
     via: Option<M::Action>,
 }
 
@@ -34,6 +84,8 @@ struct Search<'a, 'o, M: Model> {
     opts: &'a Options<'o>,
     seen: FpTable,
     np_done: FpTable,
+    /// Keys on the outer stack, for the cycle proviso (only with POR).
+    outer_stack: HashSet<u64>,
     limits: Limits,
     transitions: u64,
     depth: u32,
@@ -76,11 +128,23 @@ impl<M: Model> Search<'_, '_, M> {
             // Progress is possible here: not part of any livelock.
             actions.clear();
         }
+        let mut limit = actions.len();
+        if self.opts.por && limit > 1 {
+            let model = self.model;
+            let ample = actions
+                .iter()
+                .position(|&a| model.is_local(&state, a) && model.is_invisible(&state, a));
+            if let Some(i) = ample {
+                actions[..=i].rotate_right(1);
+                limit = 1;
+            }
+        }
         self.frames += 1;
         Frame {
             state,
             actions,
             next: 0,
+            limit,
             via,
         }
     }
@@ -107,7 +171,7 @@ impl<M: Model> Search<'_, '_, M> {
         let mut on_stack: HashMap<u64, usize> = HashMap::from([(root_key, 0)]);
         let mut keys = vec![root_key];
         while let Some(top) = stack.last_mut() {
-            if top.next == top.actions.len() {
+            if top.next == top.limit {
                 stack.pop();
                 self.frames -= 1;
                 if let Some(k) = keys.pop() {
@@ -122,6 +186,8 @@ impl<M: Model> Search<'_, '_, M> {
             let next = self.model.next_state(&top.state, action);
             self.transitions += 1;
             let key = key_of(self.model, &next, self.opts.symmetry);
+            // A reduced successor on the stack closes a spinning cycle
+            // like any other: reported, so no proviso is needed here.
             if let Some(&pos) = on_stack.get(&key) {
                 let mut path: Vec<M::Action> = stack.iter().filter_map(|f| f.via).collect();
                 path.push(action);
@@ -144,13 +210,20 @@ impl<M: Model> Search<'_, '_, M> {
             return Ok(None);
         }
         let mut stack = vec![self.frame(init, None, false)];
+        let mut keys = vec![init_key];
+        if self.opts.por {
+            self.outer_stack.insert(init_key);
+        }
         if let Some(found) = self.visit(&stack, init_key)? {
             return Ok(Some(found));
         }
         while let Some(top) = stack.last_mut() {
-            if top.next == top.actions.len() {
+            if top.next == top.limit {
                 stack.pop();
                 self.frames -= 1;
+                if let Some(k) = keys.pop() {
+                    self.outer_stack.remove(&k);
+                }
                 continue;
             }
             let action = top.actions[top.next];
@@ -159,6 +232,12 @@ impl<M: Model> Search<'_, '_, M> {
             self.transitions += 1;
             let key = key_of(self.model, &next, self.opts.symmetry);
             if self.seen.contains(key) {
+                // Cycle proviso (C3): a reduced state whose successor is
+                // on the stack is expanded fully, so no cycle of the
+                // explored graph defers the other actions forever.
+                if top.limit < top.actions.len() && self.outer_stack.contains(&key) {
+                    top.limit = top.actions.len();
+                }
                 continue;
             }
             self.guard()?;
@@ -170,6 +249,10 @@ impl<M: Model> Search<'_, '_, M> {
             self.seen.insert(key);
             let frame = self.frame(next, Some(action), false);
             stack.push(frame);
+            keys.push(key);
+            if self.opts.por {
+                self.outer_stack.insert(key);
+            }
             self.depth = self.depth.max(stack.len() as u32 - 1);
             if let Some(found) = self.visit(&stack, key)? {
                 return Ok(Some(found));
@@ -215,14 +298,15 @@ impl<M: Model> Search<'_, '_, M> {
     }
 }
 
-/// Depth-first search for a livelock or a deadlock (not necessarily shortest).
-/// Partial-order reduction is not applied (see [`crate::checker`]).
+/// Depth-first search for a livelock or a deadlock (not necessarily shortest),
+/// with partial-order reduction when `opts.por` (see the module docs).
 pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
     let mut search = Search {
         model,
         opts,
         seen: FpTable::with_capacity(256),
         np_done: FpTable::with_capacity(256),
+        outer_stack: HashSet::new(),
         limits: Limits::new(opts.bounds),
         transitions: 0,
         depth: 0,

@@ -69,3 +69,65 @@ pub fn family(kind: &str, n: usize) -> Scenario {
 pub fn ublk_family(n: usize) -> Scenario {
     family("ublk", n)
 }
+
+/// Replay a counterexample on `model` explored without any reduction (the
+/// caller passes a model that lists every action) and check that it is
+/// what it claims: each step is one the model lists in the state it is
+/// taken from; a deadlock ends in a state with no action that the model
+/// calls a deadlock; a livelock's steps from `loop_start` on are taken in
+/// spinning states (some action, none of them progress) and come back to
+/// the state they started from, or (with symmetry) to one with the same
+/// representative.
+pub fn replay_unreduced<M: reclaimscope_check::Model>(
+    model: &M,
+    verdict: reclaimscope_check::Verdict,
+    trace: &reclaimscope_check::Trace<M>,
+    what: &str,
+) where
+    M::Action: PartialEq,
+{
+    use reclaimscope_check::{Terminal, Verdict};
+    let key = |s: &M::State| {
+        let rep = model.representative(s);
+        model.fingerprint(rep.as_ref().unwrap_or(s))
+    };
+    let mut s = trace.init.clone();
+    let mut buf = Vec::new();
+    let mut at_start = None;
+    for (i, step) in trace.steps.iter().enumerate() {
+        buf.clear();
+        model.actions(&s, &mut buf);
+        assert!(
+            buf.contains(&step.action),
+            "{what}: step {} ({:?}) is not enabled in the unreduced model",
+            i + 1,
+            step.action
+        );
+        if trace.loop_start == Some(i) {
+            at_start = Some(key(&s));
+        }
+        if trace.loop_start.is_some_and(|l| i >= l) {
+            assert!(
+                buf.iter().all(|&a| !model.is_progress(&s, a)),
+                "{what}: step {} is taken where progress is possible",
+                i + 1
+            );
+        }
+        s = model.next_state(&s, step.action);
+    }
+    assert_eq!(key(&s), key(&trace.last), "{what}: replay ends elsewhere");
+    buf.clear();
+    model.actions(&s, &mut buf);
+    match verdict {
+        Verdict::Deadlock => {
+            assert!(buf.is_empty(), "{what}: the last state still moves");
+            assert_eq!(model.terminal(&s), Terminal::Deadlock, "{what}");
+        }
+        Verdict::Livelock => {
+            let start = trace.loop_start.expect("a livelock has a loop start");
+            assert!(start < trace.steps.len(), "{what}: empty cycle");
+            assert_eq!(at_start, Some(key(&s)), "{what}: the cycle does not close");
+        }
+        v => panic!("{what}: {v:?} has no trace"),
+    }
+}
