@@ -154,6 +154,10 @@ pub struct Outcome {
     pub status: Option<String>,
     /// Whether the livelock search ran (only after a `safe` deadlock search).
     pub livelock_checked: bool,
+    /// States the livelock search stored (its outer search), when it ran.
+    pub livelock_states: Option<u64>,
+    /// Transitions the livelock search took (outer and inner), when it ran.
+    pub livelock_transitions: Option<u64>,
     /// What produced this outcome: kernel release, `--set` values, tool
     /// version. Filled in by the front-end, which knows the command line.
     #[serde(flatten)]
@@ -318,15 +322,16 @@ pub fn check_sim(
             rest.bounds.time_limit = Some(limit.saturating_sub(report.elapsed));
         }
         let live = dfs::check(&model, &rest);
-        outcome.livelock_checked = true;
         if live.verdict != Verdict::Safe {
             outcome = outcome_of(&model, scenario, policy, &live, "livelock search");
             // Keep the deadlock search's counts: it saw the whole space.
-            outcome.livelock_checked = true;
             outcome.states = report.stats.states;
             outcome.transitions = report.stats.transitions;
             outcome.depth = report.stats.depth;
         }
+        outcome.livelock_checked = true;
+        outcome.livelock_states = Some(live.stats.states);
+        outcome.livelock_transitions = Some(live.stats.transitions);
     }
     outcome
 }
@@ -361,6 +366,8 @@ fn outcome_of(
         blocked: Vec::new(),
         status: None,
         livelock_checked: false,
+        livelock_states: None,
+        livelock_transitions: None,
         provenance: Provenance::default(),
     };
     if let Some(trace) = &report.trace {
