@@ -268,7 +268,8 @@ fn s6_is_safe_under_every_policy() {
 /// Partial-order and symmetry reduction (see reclaimscope_check::checker for
 /// why they are sound): the same verdict and the same shortest trace length
 /// as the full interleaving space, on every shipped scenario under every
-/// policy. (The livelock search never reduces, so it is left out here.)
+/// policy. (The livelock search is compared with its reduction on and off
+/// in `livelock_por.rs`.)
 #[test]
 fn reductions_keep_every_verdict_and_shortest_length() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");

@@ -26,12 +26,23 @@
 //! original shortest distance (Valmari's stubborn-set theorem for
 //! deadlocks; the "ignoring" or cycle proviso is only needed for
 //! properties beyond deadlock, since a deadlock ends every path it is on).
-//! The livelock search does not use this reduction: hiding actions could
-//! break a spinning cycle, and preserving one needs the cycle proviso (a
-//! state whose reduced successor is on the DFS stack is expanded fully)
-//! together with invisibility of the chosen step to `is_progress`; with
-//! BFS finding deadlocks first and the livelock search running only on
-//! spaces that the BFS exhausted, that search is left unreduced.
+//!
+//! The livelock search (DFS, same option) needs two more conditions, since
+//! hiding actions could break a spinning cycle (a spinning state: some
+//! action enabled, none of them progress). *Invisibility*
+//! ([`Model::is_invisible`]): taking `a` in a spinning state that enables
+//! something else leaves a spinning state; the simulator shows it by `a`
+//! enabling no step that could be progress (`sim/por.rs`), every other
+//! step's progress being unchanged because `a` writes nothing it reads.
+//! Then an infinite path of spinning states from `s` gives one from
+//! `a(s)` (commute `a` to the front if it occurs, else shift the path by
+//! `a`), so the inner search, which reports any back edge, needs nothing
+//! more. *Cycle proviso* (outer search): a reduced state whose successor
+//! is on the outer stack is expanded fully, so every cycle of the explored
+//! graph has a fully expanded state and no action that leads into the
+//! spinning region is deferred forever around a cycle of local steps.
+//! The full argument is in [`dfs`]; `tests/livelock_por.rs` has a toy for
+//! each condition that loses its livelock without it.
 //!
 //! **Symmetry reduction** (BFS and DFS, on by default): the visited set keys a
 //! state by the fingerprint of [`Model::representative`], so states that
