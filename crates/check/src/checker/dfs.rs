@@ -41,26 +41,34 @@
 //! there: a reduced successor on the inner stack closes a cycle of
 //! spinning states, which is reported, not skipped.
 //!
-//! *Outer search.* It must reach a good state. Take a reachable state
-//! with an infinite path whose states are spinning from position `d` on.
-//! A reduced step keeps such a path (same argument: the states `a(s_j)`
-//! with `j >= d` stay spinning) and never increases `d`; a fully expanded
-//! step follows `π`'s first action and lowers `d`. The cycle proviso (C3)
-//! makes every cycle of the explored graph contain a fully expanded
-//! state: when the reduced successor of `s` is on the outer stack, `s` is
-//! expanded fully (every cycle of a DFS graph has a back edge, and a
-//! reduced state's only edge being a back edge expands it). So the path
-//! the outer search follows passes fully expanded states again and again,
-//! `d` reaches 0, and that state is good. Without the proviso a local
-//! step can cycle (`a` then `a'` back to `s`) while the action that leads
-//! into the spinning region is deferred forever; without invisibility a
-//! local step can enable a progress action in every state of the cycle
-//! it is deferred along (`tests/livelock_por.rs` has both).
+//! *Outer search.* It must reach a good state. Suppose a livelock exists:
+//! from the initial state there is an infinite path whose states are
+//! spinning from position `d` on. Walk the explored graph along it: at a
+//! reduced state take `a`, which keeps an infinite path from `a(s)` that
+//! is spinning from some position `<= d` (the argument above, applied to
+//! the states `a(s_j)`, `j >= d`, which are spinning and enable
+//! `b_{j+1}`); at a fully expanded state take the path's first action,
+//! which lowers `d` by one. The cycle proviso (C3) makes every cycle of
+//! the explored graph contain a fully expanded state: every cycle of a
+//! DFS graph contains a back edge, and when a reduced state's only
+//! successor is on the outer stack the state is expanded fully. The walk
+//! is infinite in a finite graph, so it goes round cycles and meets fully
+//! expanded states again and again: `d` reaches 0 at a state the outer
+//! search visits, which is good, and the inner search from there (or
+//! from an earlier root that reached it) reports a cycle. Without the
+//! proviso a local step can cycle back to where it started (`a` then
+//! `a'`) while the step that leads into the spinning states is deferred
+//! forever; without invisibility a local step can enable a progress step
+//! that stays enabled in every state the reduced search goes on to
+//! visit (`tests/livelock_por.rs` has a toy for each).
 //!
 //! Deadlocks met on the way stay reachable (persistent sets, as for BFS).
 //! With symmetry, states are keyed by orbit and both stacks hold orbit
 //! keys; the spinning predicate and `is_local` are invariant under the
-//! model's automorphisms, so the arguments run on the quotient.
+//! model's automorphisms, so the arguments run on the quotient (where the
+//! walk meets the member of an orbit the search stored, or a choice left
+//! out as symmetric to a listed one, it renames the rest of its path by
+//! the automorphism, which keeps it spinning from the same position).
 
 use std::collections::{HashMap, HashSet};
 
