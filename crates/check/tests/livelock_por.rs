@@ -263,9 +263,13 @@ fn live(sim: &Sim, por: bool, symmetry: bool) -> Report<SimModel<'_>> {
 /// symmetry), never stores more states for a whole (safe) search, and whatever it reports replays on
 /// the simulator with no reduction. (No shipped scenario livelocks: the
 /// simulator only offers reclaim that can free something, so a retry loop
-/// ends in a deadlock or `Stuck` instead. Their answers are `deadlock`,
-/// found by the DFS on its way, or `safe` after searching every spinning
-/// state.)
+/// ends in a deadlock or `Stuck` instead, and program counters only go
+/// back through a `repeat` whose counter shrinks. Counting every step as
+/// non-progress, the livelock search finds no cycle in any of these
+/// spaces: they are acyclic, and the answers here are `deadlock`, found by
+/// the DFS on its way, or `safe` after searching every spinning state. The
+/// toys and random products above are where cycles and the proviso are
+/// exercised.)
 #[test]
 fn livelock_search_answers_the_same_with_and_without_reduction() {
     for f in shipped() {
