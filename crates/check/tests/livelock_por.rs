@@ -119,6 +119,7 @@ impl Model for Preparer {
 fn both_find_the_livelock<M: Model>(m: &M, what: &str)
 where
     M::Action: PartialEq,
+    M::State: PartialEq + std::fmt::Debug,
 {
     let full = dfs::check(m, &opts(false, false));
     assert_eq!(full.verdict, Verdict::Livelock, "{what} unreduced");
@@ -139,7 +140,7 @@ fn invisibility_keeps_a_livelock_a_local_step_would_leave() {
 }
 
 /// An asynchronous product of small processes sharing one counter. Each
-/// process has its own transitions between 3 local states; a transition
+/// process has its own transitions between 4 local states; a transition
 /// either touches only its process (`shared: None`) or needs the counter
 /// at a value and sets it (`Some((need, set))`), and is progress or not.
 #[derive(Clone, Debug)]
@@ -218,7 +219,7 @@ impl Model for Product {
 fn product() -> impl Strategy<Value = Product> {
     let edge = (
         0u8..3,
-        prop::option::weighted(0.4, (0u8..2, 0u8..2)),
+        prop::option::weighted(0.25, (0u8..2, 0u8..2)),
         prop::bool::weighted(0.3),
     )
         .prop_map(|(to, shared, progress)| Edge {
@@ -226,13 +227,16 @@ fn product() -> impl Strategy<Value = Product> {
             shared,
             progress,
         });
-    let state = prop::collection::vec(edge, 0..3);
-    let process = prop::collection::vec(state, 3);
+    let state = prop_oneof![
+        1 => prop::collection::vec(edge.clone(), 0..3),
+        2 => edge.prop_map(|e| vec![Edge { shared: None, ..e }]),
+    ];
+    let process = prop::collection::vec(state, 4);
     prop::collection::vec(process, 2..4).prop_map(|procs| Product { procs })
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
 
     /// The reduced search reports a livelock exactly when the unreduced one
     /// does, and its cycle is real.
