@@ -34,7 +34,8 @@
 //! spaces that the BFS exhausted, that search is left unreduced.
 //!
 //! **Symmetry reduction** (BFS and DFS, on by default): the visited set keys a
-//! state by the fingerprint of [`Model::representative`], so states that
+//! state by the fingerprint of [`Model::representative`]
+//! ([`Model::representative_fingerprint`]), so states that
 //! differ only by a permutation of interchangeable actors are explored once.
 //! The simulator's representative (`reclaimscope_sim::symmetry`) only ever
 //! renames tasks within a class (same kind, same compiled program, same
@@ -63,6 +64,7 @@
 pub mod bfs;
 pub mod dfs;
 pub mod simulation;
+mod store;
 
 use std::time::{Duration, Instant};
 
@@ -73,9 +75,10 @@ use crate::report::{BoundHit, Step, Trace};
 /// Never 0 (0 marks an empty table slot).
 #[inline]
 pub(crate) fn key_of<M: Model>(model: &M, state: &M::State, symmetry: bool) -> u64 {
-    let fp = match symmetry.then(|| model.representative(state)).flatten() {
-        Some(rep) => model.fingerprint(&rep),
-        None => model.fingerprint(state),
+    let fp = if symmetry {
+        model.representative_fingerprint(state)
+    } else {
+        model.fingerprint(state)
     };
     fp.max(1)
 }
