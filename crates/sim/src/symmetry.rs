@@ -28,10 +28,14 @@
 
 use crate::scenario::{MAX_LOCKS, MAX_TASKS};
 use crate::sim::{Choice, ChoiceKind, Kind, Sim, TaskInfo};
-use crate::world::{NONE, SERVING_BYTE, Task, World, mum};
+use crate::world::{NONE, SERVING_BYTE, Task, World};
 
-// Held locks are a u64 mask in the sort key.
-const _: () = assert!(MAX_LOCKS <= 64);
+// Held locks are a 16-bit mask in the sort key (`Sorting::key`), which
+// packs it beside a task's last 6 bytes.
+const _: () = assert!(MAX_LOCKS <= 16 && std::mem::size_of::<Task>() == 22);
+
+/// A task's sort key within its class (`Sorting::key`).
+type Key = [u64; 6];
 
 /// A renaming of task slots: `perm[old] == new`.
 pub type Perm = [u8; MAX_TASKS];
@@ -247,7 +251,7 @@ impl Symmetry {
         let nt = view.w.nt as usize;
         let mut perm = identity();
         let mut tied = false;
-        let mut keys = [0u64; MAX_TASKS];
+        let mut keys: [Key; MAX_TASKS] = [[0; 6]; MAX_TASKS];
         let mut order = [0u8; MAX_TASKS];
         for class in &self.classes {
             let mut len = 0;
@@ -287,17 +291,12 @@ impl Sorting<'_> {
         self.w.tasks[t as usize].serving != NONE || self.server_of[t as usize] != NONE
     }
 
-    /// A 64-bit digest of task `t`'s sort key: its value (with `serving`
-    /// renamed by `names`, or in pass 1 only whether it serves someone),
-    /// the locks it holds, and the value of the server serving its bio.
-    /// Classes are sorted by digest, which is cheaper than comparing keys.
-    /// Sorting only ever permutes tasks within a class, so a digest
-    /// collision cannot merge two worlds of different orbits; it could
-    /// only leave two members of one orbit with different representatives
-    /// (less reduction, never a wrong verdict).
+    /// Task `t`'s sort key: its value (with `serving` renamed by `names`,
+    /// or in pass 1 only whether it serves someone), the locks it holds,
+    /// and the value of the server serving its bio, as words compared in
+    /// order (the first, the program counter and state, usually decides).
     #[inline]
-    fn key(&self, t: usize, names: Option<&Perm>) -> u64 {
-        const M: u64 = 0x9E37_79B9_7F4A_7C15;
+    fn key(&self, t: usize, names: Option<&Perm>) -> Key {
         let value = |task: &Task| {
             let mut words = task.words();
             let serving = match (names, task.serving) {
@@ -309,23 +308,17 @@ impl Sorting<'_> {
             words[word] = (words[word] & !(0xff << shift)) | u64::from(serving) << shift;
             words
         };
-        // wyhash-style: independent multiplies of word pairs, folded.
-        const K: [u64; 4] = [
-            0xa076_1d64_78bd_642f,
-            0xe703_7ed1_a0b4_28db,
-            0x8ebc_6af0_9c88_c6e3,
-            0x5899_65cc_7537_4cc3,
-        ];
+        // A task is 22 bytes: the third word's top 16 bits are free for
+        // the held-locks mask (own) and the has-a-server mark (server's).
         let [a, b, c] = value(&self.w.tasks[t]);
-        let own = mum(a ^ K[0], b ^ K[1]) ^ mum(c ^ K[2], self.held[t] ^ K[3]);
-        let server = match self.server_of[t] {
-            NONE => 0,
+        let [d, e, f] = match self.server_of[t] {
+            NONE => [0; 3],
             s => {
                 let [d, e, f] = value(&self.w.tasks[s as usize]);
-                mum(d ^ K[1], e ^ K[2]) ^ mum(f ^ K[3], K[0])
+                [d, e, f | 1 << 63]
             }
         };
-        mum(own ^ M, server ^ K[0])
+        [a, b, c | self.held[t] << 48, d, e, f]
     }
 }
 

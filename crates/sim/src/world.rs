@@ -197,7 +197,7 @@ const SECRET: [u64; 4] = [
 /// Multiply to 128 bits and fold the halves: every input bit reaches every
 /// output bit (wyhash's `mum` mix).
 #[inline(always)]
-pub(crate) fn mum(a: u64, b: u64) -> u64 {
+fn mum(a: u64, b: u64) -> u64 {
     let r = u128::from(a) * u128::from(b);
     (r as u64) ^ ((r >> 64) as u64)
 }
