@@ -50,7 +50,8 @@
 //! above, in the concrete graph) or all its actions up to symmetry (below),
 //! and each stored state is at its orbit's true distance, so the induction
 //! goes through unchanged. Queues keep the concrete state, never the
-//! representative, so a trace replayed from the parent log is a real
+//! representative (packed or not: [`Model::unpack`] gives back exactly
+//! what [`Model::pack`] took), so a trace replayed from the parent log is a real
 //! execution (`tests/reductions.rs` replays each one on the unreduced
 //! simulator). A non-progress cycle in the quotient unrolls, at most
 //! `|group|` times, into one in the real graph.

@@ -127,3 +127,60 @@ impl<S> Default for Cache<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Terminal;
+
+    /// Counts that pack to their decimal digits: states of different
+    /// packed lengths, so `ends` must be right.
+    struct Digits;
+
+    impl Model for Digits {
+        type State = u64;
+        type Action = ();
+        fn init_states(&self) -> Vec<u64> {
+            vec![0]
+        }
+        fn actions(&self, _: &u64, _: &mut Vec<()>) {}
+        fn next_state(&self, s: &u64, _: ()) -> u64 {
+            *s
+        }
+        fn terminal(&self, _: &u64) -> Terminal {
+            Terminal::Completed
+        }
+        fn pack(&self, s: &u64, out: &mut Vec<u8>) -> bool {
+            out.extend_from_slice(s.to_string().as_bytes());
+            true
+        }
+        fn unpack(&self, bytes: &[u8], out: &mut u64) {
+            *out = std::str::from_utf8(bytes).unwrap().parse().unwrap();
+        }
+    }
+
+    #[test]
+    fn packed_and_plain_stores_give_back_what_was_pushed() {
+        let values = [7u64, 123_456, 0, 42, 99_999_999_999, 5];
+        for packs in [false, true] {
+            let mut store = Store::new(packs);
+            for v in &values {
+                store.push(&Digits, v);
+            }
+            assert_eq!(store.len(), values.len());
+            let mut cache = Cache::default();
+            // Out of order and repeated, through one cache.
+            for i in [3usize, 0, 0, 5, 1, 4, 2, 3] {
+                assert_eq!(
+                    *store.get(&Digits, i as u32, &mut cache),
+                    values[i],
+                    "{packs} {i}"
+                );
+            }
+            store.clear();
+            assert_eq!(store.len(), 0);
+            store.push(&Digits, &11);
+            assert_eq!(*store.get(&Digits, 0, &mut Cache::default()), 11);
+        }
+    }
+}
