@@ -93,6 +93,18 @@ pub trait Model: Sync {
         None
     }
 
+    /// The fingerprint of [`Model::representative`] (of `state` itself when
+    /// it is its own): the visited-set key under symmetry reduction. A
+    /// model whose canonical form is a renaming can hash `state` through
+    /// the renaming instead of building the representative; it must return
+    /// what the default returns.
+    fn representative_fingerprint(&self, state: &Self::State) -> u64 {
+        match self.representative(state) {
+            Some(rep) => self.fingerprint(&rep),
+            None => self.fingerprint(state),
+        }
+    }
+
     /// The 64-bit fingerprint the visited set stores for `state`. Default:
     /// [`crate::fingerprint::fingerprint`] through `State`'s `Hash`. A model
     /// may override it with a faster hash of the same information; it must
@@ -107,6 +119,18 @@ pub trait Model: Sync {
     fn describe(&self, _state: &Self::State, action: Self::Action) -> String {
         format!("{action:?}")
     }
+
+    /// A compact form of `state` for the breadth-first queue, appended to
+    /// `out`; `false` (the default) when the model has none, and states
+    /// wait in the queue as they are. A model that packs one state packs
+    /// all of them, and [`Model::unpack`] must give each back exactly.
+    fn pack(&self, _state: &Self::State, _out: &mut Vec<u8>) -> bool {
+        false
+    }
+
+    /// The state [`Model::pack`] wrote into `bytes`, over `out`. Called
+    /// only when `pack` returns `true`.
+    fn unpack(&self, _bytes: &[u8], _out: &mut Self::State) {}
 
     /// Bytes a state owns on the heap besides `size_of::<State>()`, for the
     /// memory bound's accounting of the search queue.

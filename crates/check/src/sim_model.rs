@@ -3,6 +3,7 @@
 //! step does, whether a final world is a deadlock, what a step means in
 //! kernel terms) is answered by the simulator; this file only translates.
 
+use reclaimscope_sim::pack::Codec;
 use reclaimscope_sim::symmetry::Symmetry;
 use reclaimscope_sim::{Choice, ChoiceKind, Resource, Sim, Status, WaitEdge, World};
 
@@ -13,6 +14,8 @@ pub struct SimModel<'a> {
     sim: &'a Sim,
     /// Interchangeable tasks, for [`Model::representative`].
     symmetry: Symmetry,
+    /// Packs queued worlds against the initial one.
+    codec: Codec,
     /// `Sim::policy_reads_world`, asked once.
     reads_world: bool,
     /// List only one of several choices that interchangeable tasks offer
@@ -26,6 +29,7 @@ impl<'a> SimModel<'a> {
         SimModel {
             sim,
             symmetry: Symmetry::new(sim),
+            codec: Codec::new(&sim.initial()),
             reads_world: sim.policy_reads_world(),
             prune: false,
         }
@@ -103,10 +107,27 @@ impl Model for SimModel<'_> {
         self.symmetry.canonical(state)
     }
 
+    /// The canonical form's fingerprint, hashed through the renaming
+    /// without building the canonical world.
+    fn representative_fingerprint(&self, state: &World) -> u64 {
+        self.symmetry.canonical_fingerprint(state)
+    }
+
     /// The simulator's one-pass hash of the used slots (the derived `Hash`
     /// makes one hasher call per field).
     fn fingerprint(&self, state: &World) -> u64 {
         state.fingerprint()
+    }
+
+    /// The world's used slots XORed with the initial world's, zero runs
+    /// coded (`reclaimscope_sim::pack`).
+    fn pack(&self, state: &World, out: &mut Vec<u8>) -> bool {
+        self.codec.pack(state, out);
+        true
+    }
+
+    fn unpack(&self, bytes: &[u8], out: &mut World) {
+        self.codec.unpack(bytes, out);
     }
 
     fn describe(&self, state: &World, action: Choice) -> String {

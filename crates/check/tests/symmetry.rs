@@ -2,7 +2,9 @@
 //! checker's symmetry reduction sound: renaming interchangeable tasks must
 //! be an automorphism of the step function, and the canonical form must
 //! commute with `step`; pruning the choices of identical idle twins loses
-//! no orbit. Checked over random reachable worlds of random
+//! no orbit; the checker's key (the canonical fingerprint, hashed through
+//! the renaming) and its queue's packed worlds agree with the worlds they
+//! stand for. Checked over random reachable worlds of random
 //! scenarios: the shipped ones with their user tasks duplicated (so that
 //! classes exist) and the ublk scale family of `bench/check-scale`.
 
@@ -11,6 +13,7 @@ mod common;
 use common::{shipped, ublk_family};
 use proptest::prelude::*;
 use reclaimscope_model::Policy;
+use reclaimscope_sim::pack::Codec;
 use reclaimscope_sim::symmetry::{Perm, Symmetry, permute_choice, permute_tasks};
 use reclaimscope_sim::{Choice, Rng, Scenario, Sim, World};
 
@@ -71,6 +74,8 @@ fn check_walk(sim: &Sim, seed: u64, steps: usize) -> Result<(), TestCaseError> {
     let mut w = sim.initial();
     let mut buf = Vec::new();
     let mut renamed = Vec::new();
+    let codec = Codec::new(&sim.initial());
+    let mut packed = Vec::new();
     for _ in 0..steps {
         sim.choices(&w, &mut buf);
         if buf.is_empty() {
@@ -90,6 +95,16 @@ fn check_walk(sim: &Sim, seed: u64, steps: usize) -> Result<(), TestCaseError> {
             .canonical_perm(&w)
             .unwrap_or(std::array::from_fn(|i| i as u8));
         prop_assert_eq!(&permuted(&w, &cperm), &cw);
+        // The checker's key hashes through the renaming: the same as
+        // building the canonical world and hashing it.
+        prop_assert_eq!(sym.canonical_fingerprint(&w), cw.fingerprint());
+        prop_assert_eq!(sym.canonical_fingerprint(&pw), cw.fingerprint());
+        // The BFS queue's packed form gives the world back.
+        packed.clear();
+        codec.pack(&w, &mut packed);
+        let mut back = sim.initial();
+        codec.unpack(&packed, &mut back);
+        prop_assert_eq!(&back, &w);
         for &c in &buf {
             let next = sim.step(&w, c);
             prop_assert_eq!(

@@ -6,6 +6,7 @@
 //! policy, the slow path, `Policy::touch`) and carries out the answers.
 
 pub mod dot;
+pub mod pack;
 pub mod program;
 pub mod run;
 pub mod scenario;

@@ -28,10 +28,14 @@
 
 use crate::scenario::{MAX_LOCKS, MAX_TASKS};
 use crate::sim::{Choice, ChoiceKind, Kind, Sim, TaskInfo};
-use crate::world::{NONE, Task, World};
+use crate::world::{NONE, SERVING_BYTE, Task, World};
 
-// Held locks are a u64 mask in the sort key.
-const _: () = assert!(MAX_LOCKS <= 64);
+// Held locks are a 16-bit mask in the sort key (`Sorting::key`), which
+// packs it beside a task's last 6 bytes.
+const _: () = assert!(MAX_LOCKS <= 16 && std::mem::size_of::<Task>() == 22);
+
+/// A task's sort key within its class (`Sorting::key`).
+type Key = [u64; 6];
 
 /// A renaming of task slots: `perm[old] == new`.
 pub type Perm = [u8; MAX_TASKS];
@@ -105,7 +109,7 @@ impl Symmetry {
     /// The renaming that takes `w` to its canonical form, or `None` when
     /// `w` already is canonical.
     pub fn canonical_perm(&self, w: &World) -> Option<Perm> {
-        self.canonical_with_perm(w).map(|(_, perm)| perm)
+        self.perm(w)
     }
 
     /// The canonical representative of `w`'s orbit, or `None` when `w` is it.
@@ -115,34 +119,79 @@ impl Symmetry {
 
     /// The canonical form and the renaming that gives it.
     fn canonical_with_perm(&self, w: &World) -> Option<(World, Perm)> {
+        let perm = self.perm(w)?;
+        let mut next = w.clone();
+        permute_tasks(&mut next, &perm);
+        Some((next, perm))
+    }
+
+    /// `canonical(w)`'s fingerprint (`w`'s own when `w` is canonical),
+    /// without building the canonical world: the checker keys every
+    /// successor by it, and cloning and permuting a whole world per
+    /// successor cost more than the sort.
+    pub fn canonical_fingerprint(&self, w: &World) -> u64 {
+        let Some(perm) = self.perm(w) else {
+            return w.fingerprint();
+        };
+        let mut locks = w.locks;
+        for owner in &mut locks[..w.nl as usize] {
+            *owner = rename(&perm, *owner);
+        }
+        let nt = w.nt as usize;
+        let mut tasks = [Task::default(); MAX_TASKS];
+        for (t, task) in w.tasks[..nt].iter().enumerate() {
+            let mut moved = *task;
+            rename_task_refs(&mut moved, &perm);
+            tasks[perm[t] as usize] = moved;
+        }
+        w.fingerprint_as(&locks, &tasks[..nt])
+    }
+
+    /// The renaming that takes `w` to its canonical form, `None` for the
+    /// identity. Pass 1 sorts by values and held locks (served tasks get
+    /// their slots); pass 2 also compares `serving`, now in pass 1's names,
+    /// and is needed only when a task of some class serves a bio. Both
+    /// passes read `w` through the renaming so far instead of building the
+    /// renamed world.
+    fn perm(&self, w: &World) -> Option<Perm> {
         if self.classes.is_empty() {
             return None;
         }
-        // Pass 1 sorts by values and held locks (served tasks get their
-        // slots); pass 2 also compares `serving`, now in canonical names,
-        // and is needed only when a task of some class serves a bio.
-        let perm = self.sort_perm(w, false);
-        let mut cur = (perm != identity()).then(|| {
-            let mut next = w.clone();
-            permute_tasks(&mut next, &perm);
-            (next, perm)
-        });
-        let serving = self
-            .classes
-            .iter()
-            .flatten()
-            .any(|&t| (t as usize) < w.nt as usize && w.tasks[t as usize].serving != NONE);
-        if serving {
-            let at = cur.as_ref().map_or(w, |(world, _)| world);
-            let second = self.sort_perm(at, true);
-            if second != identity() {
-                let mut next = at.clone();
-                permute_tasks(&mut next, &second);
-                let total = compose(&cur.as_ref().map_or(identity(), |c| c.1), &second);
-                cur = (total != identity()).then_some((next, total));
+        let nt = w.nt as usize;
+        let mut held = [0u64; MAX_TASKS];
+        for (l, &o) in w.locks[..w.nl as usize].iter().enumerate() {
+            if o != NONE {
+                held[o as usize] |= 1 << l;
             }
         }
-        cur
+        let mut server_of = [NONE; MAX_TASKS];
+        let mut serving = false;
+        for (s, task) in w.tasks[..nt].iter().enumerate() {
+            if task.serving != NONE {
+                server_of[task.serving as usize] = s as u8;
+            }
+        }
+        for &t in self.classes.iter().flatten() {
+            serving |= (t as usize) < nt && w.tasks[t as usize].serving != NONE;
+        }
+        let view = Sorting {
+            w,
+            held: &held,
+            server_of: &server_of,
+        };
+        let id = identity();
+        let (first, tied) = self.sort_perm(&view, &id, None);
+        // Pass 2 can only reorder tasks whose pass-1 keys tie and that
+        // serve or are served (others equal in key are equal in value);
+        // whether there are any is read off the keys, so the choice is
+        // the same for every member of an orbit.
+        let total = if serving && tied {
+            let (second, _) = self.sort_perm(&view, &invert(&first), Some(&first));
+            compose(&first, &second)
+        } else {
+            first
+        };
+        (total != id).then_some(total)
     }
 
     /// Drop from `choices` (as listed for `w`) those that a renaming fixing
@@ -193,125 +242,97 @@ impl Symmetry {
         });
     }
 
-    /// Sort every class by its [`sort_key`] (ties keep slot order).
-    fn sort_perm(&self, w: &World, with_serving: bool) -> Perm {
-        let nt = w.nt as usize;
-        let mut held = [0u64; MAX_TASKS];
-        for (l, &o) in w.locks[..w.nl as usize].iter().enumerate() {
-            if o != NONE {
-                held[o as usize] |= 1 << l;
-            }
-        }
-        let mut server_of = [NONE; MAX_TASKS];
-        for (s, task) in w.tasks[..nt].iter().enumerate() {
-            if task.serving != NONE {
-                server_of[task.serving as usize] = s as u8;
-            }
-        }
+    /// Sort every class by its [`Sorting::key`] (ties keep slot order),
+    /// reading `w` renamed so far: slot `s` holds old task `at[s]`, and
+    /// `names` (pass 2) renames the tasks `serving` names.
+    /// Also says whether two tasks of a class tie while serving or being
+    /// served.
+    fn sort_perm(&self, view: &Sorting<'_>, at: &Perm, names: Option<&Perm>) -> (Perm, bool) {
+        let nt = view.w.nt as usize;
         let mut perm = identity();
-        let mut keys = [0u64; MAX_TASKS];
+        let mut tied = false;
+        let mut keys: [Key; MAX_TASKS] = [[0; 6]; MAX_TASKS];
         let mut order = [0u8; MAX_TASKS];
         for class in &self.classes {
             let mut len = 0;
-            for &t in class.iter().filter(|&&t| (t as usize) < nt) {
-                let server = server_of[t as usize];
-                let key = digest(&sort_key(
-                    &w.tasks[t as usize],
-                    held[t as usize],
-                    (server != NONE).then(|| &w.tasks[server as usize]),
-                    with_serving,
-                ));
+            for &s in class.iter().filter(|&&s| (s as usize) < nt) {
+                let key = view.key(at[s as usize] as usize, names);
                 // Insertion sort: classes are small; equal keys keep slot order.
-                let mut at = len;
-                while at > 0 && keys[at - 1] > key {
-                    keys[at] = keys[at - 1];
-                    order[at] = order[at - 1];
-                    at -= 1;
+                let mut i = len;
+                while i > 0 && keys[i - 1] > key {
+                    keys[i] = keys[i - 1];
+                    order[i] = order[i - 1];
+                    i -= 1;
                 }
-                keys[at] = key;
-                order[at] = t;
+                keys[i] = key;
+                order[i] = s;
                 len += 1;
             }
             for (&old, &new) in order[..len].iter().zip(class) {
                 perm[old as usize] = new;
             }
+            tied |= (1..len).any(|i| keys[i - 1] == keys[i] && view.linked(at[order[i] as usize]));
         }
-        perm
+        (perm, tied)
     }
 }
 
-const TASK_BYTES: usize = std::mem::size_of::<Task>();
-/// A task, the locks it holds, whether a server serves its bio, and that
-/// server.
-const KEY: usize = 2 * TASK_BYTES + 8 + 1;
-
-/// A task's value as bytes in field order (big-endian `pc`), so byte order
-/// is a total order on values. With `with_serving` false, `serving` says
-/// only whether the task serves someone.
-fn task_bytes(task: &Task, with_serving: bool, out: &mut [u8]) {
-    let Task {
-        pc,
-        st,
-        flags,
-        held,
-        bits,
-        rsrc,
-        rstep,
-        serving,
-        bio_dev,
-        bio_st,
-        bio_pages,
-        bio_flags,
-        saved,
-        rep,
-    } = *task;
-    let serving = match (with_serving, serving) {
-        (true, s) | (false, s @ NONE) => s,
-        (false, _) => 0,
-    };
-    let [hi, lo] = pc.to_be_bytes();
-    let head = [
-        hi, lo, st, flags, held, bits, rsrc, rstep, serving, bio_dev, bio_st, bio_pages, bio_flags,
-    ];
-    out[..head.len()].copy_from_slice(&head);
-    out[head.len()..head.len() + saved.len()].copy_from_slice(&saved);
-    out[head.len() + saved.len()..TASK_BYTES].copy_from_slice(&rep);
+/// What the sort reads of one world: each task's held locks (as a mask)
+/// and the server serving its bio.
+struct Sorting<'w> {
+    w: &'w World,
+    held: &'w [u64; MAX_TASKS],
+    server_of: &'w [u8; MAX_TASKS],
 }
 
-/// A 64-bit digest of a sort key: classes are sorted by digest, which is
-/// cheaper than comparing keys. Sorting only ever permutes tasks within a
-/// class, so a digest collision cannot merge two worlds of different
-/// orbits; it could only leave two members of one orbit with different
-/// representatives (less reduction, never a wrong verdict).
-fn digest(key: &[u8; KEY]) -> u64 {
-    const M: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h: u64 = 0x243F_6A88_85A3_08D3;
-    for chunk in key.chunks(8) {
-        let mut w = [0u8; 8];
-        w[..chunk.len()].copy_from_slice(chunk);
-        let r = u128::from(h ^ u64::from_le_bytes(w)) * u128::from(M);
-        h = (r as u64) ^ ((r >> 64) as u64);
+impl Sorting<'_> {
+    /// Does task `t` serve a bio or have its bio served?
+    fn linked(&self, t: u8) -> bool {
+        self.w.tasks[t as usize].serving != NONE || self.server_of[t as usize] != NONE
     }
-    h
-}
 
-/// A task's sort key within its class: its value (with `serving` masked in
-/// the first pass), the locks it holds, and the value of the server serving
-/// its bio. `serving` itself is compared in the second pass, once the
-/// served tasks have their canonical slots.
-fn sort_key(task: &Task, held: u64, server: Option<&Task>, with_serving: bool) -> [u8; KEY] {
-    let mut key = [0u8; KEY];
-    task_bytes(task, with_serving, &mut key[..TASK_BYTES]);
-    key[TASK_BYTES..TASK_BYTES + 8].copy_from_slice(&held.to_be_bytes());
-    if let Some(s) = server {
-        key[TASK_BYTES + 8] = 1;
-        task_bytes(s, with_serving, &mut key[TASK_BYTES + 9..]);
+    /// Task `t`'s sort key: its value (with `serving` renamed by `names`,
+    /// or in pass 1 only whether it serves someone), the locks it holds,
+    /// and the value of the server serving its bio, as words compared in
+    /// order (the first, the program counter and state, usually decides).
+    #[inline]
+    fn key(&self, t: usize, names: Option<&Perm>) -> Key {
+        let value = |task: &Task| {
+            let mut words = task.words();
+            let serving = match (names, task.serving) {
+                (Some(names), s) => rename(names, s),
+                (None, NONE) => NONE,
+                (None, _) => 0,
+            };
+            let (word, shift) = (SERVING_BYTE / 8, 8 * (SERVING_BYTE % 8));
+            words[word] = (words[word] & !(0xff << shift)) | u64::from(serving) << shift;
+            words
+        };
+        // A task is 22 bytes: the third word's top 16 bits are free for
+        // the held-locks mask (own) and the has-a-server mark (server's).
+        let [a, b, c] = value(&self.w.tasks[t]);
+        let [d, e, f] = match self.server_of[t] {
+            NONE => [0; 3],
+            s => {
+                let [d, e, f] = value(&self.w.tasks[s as usize]);
+                [d, e, f | 1 << 63]
+            }
+        };
+        [a, b, c | self.held[t] << 48, d, e, f]
     }
-    key
 }
 
 fn identity() -> Perm {
     std::array::from_fn(|i| i as u8)
+}
+
+/// `p` backwards: `invert(p)[p[i]] == i`.
+fn invert(p: &Perm) -> Perm {
+    let mut out = identity();
+    for (i, &n) in p.iter().enumerate() {
+        out[n as usize] = i as u8;
+    }
+    out
 }
 
 /// `second` after `first`.

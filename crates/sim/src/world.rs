@@ -134,6 +134,51 @@ const _: () = assert!(std::mem::size_of::<Task>() == 2 + 11 + SAVE_SLOTS + REP_S
 const _: () = assert!(std::mem::size_of::<FsState>() == 8);
 const _: () = assert!(std::mem::size_of::<BufState>() == 4);
 
+/// Where `serving` sits in a task's bytes: [`Task::words`] callers mask it.
+pub(crate) const SERVING_BYTE: usize = std::mem::offset_of!(Task, serving);
+const _: () = assert!(SERVING_BYTE == 8);
+
+impl Task {
+    /// The task's bytes in field order (`pc` in native byte order).
+    pub(crate) fn to_bytes(self) -> [u8; std::mem::size_of::<Task>()] {
+        let mut out = [0u8; std::mem::size_of::<Task>()];
+        out.copy_from_slice(plain_bytes(std::slice::from_ref(&self)));
+        out
+    }
+
+    /// The task [`Task::to_bytes`] wrote.
+    pub(crate) fn from_bytes(b: &[u8; std::mem::size_of::<Task>()]) -> Task {
+        let mut saved = [0u8; SAVE_SLOTS];
+        saved.copy_from_slice(&b[13..13 + SAVE_SLOTS]);
+        let mut rep = [0u8; REP_SLOTS];
+        rep.copy_from_slice(&b[13 + SAVE_SLOTS..]);
+        Task {
+            pc: u16::from_ne_bytes([b[0], b[1]]),
+            st: b[2],
+            flags: b[3],
+            held: b[4],
+            bits: b[5],
+            rsrc: b[6],
+            rstep: b[7],
+            serving: b[8],
+            bio_dev: b[9],
+            bio_st: b[10],
+            bio_pages: b[11],
+            bio_flags: b[12],
+            saved,
+            rep,
+        }
+    }
+
+    /// The task's 22 bytes as three little-endian words (the last one
+    /// zero-padded): `serving` is the low byte of the second word.
+    #[inline(always)]
+    pub(crate) fn words(&self) -> [u64; 3] {
+        let b = plain_bytes(std::slice::from_ref(self));
+        [word(&b[..8]), word(&b[8..16]), word(&b[16..])]
+    }
+}
+
 /// The bytes of `items`.
 fn plain_bytes<T: Plain>(items: &[T]) -> &[u8] {
     // SAFETY: `T: Plain` has no padding, so all `size_of_val(items)` bytes
@@ -261,6 +306,13 @@ impl World {
     /// length). Distinct worlds collide with probability about 2^-64 per
     /// pair, as with any strong 64-bit hash.
     pub fn fingerprint(&self) -> u64 {
+        self.fingerprint_as(&self.locks, &self.tasks[..self.nt as usize])
+    }
+
+    /// [`World::fingerprint`] of this world with `locks` and `tasks` in
+    /// place of its own: the symmetry reduction hashes a renamed world
+    /// without building it (`Symmetry::canonical_fingerprint`).
+    pub(crate) fn fingerprint_as(&self, locks: &[u8; MAX_LOCKS], tasks: &[Task]) -> u64 {
         let header = u64::from(self.free)
             | u64::from(self.anon) << 16
             | u64::from(self.swap_free) << 32
@@ -271,13 +323,13 @@ impl World {
         let fs: [u64; FS_WORDS] = masked_words(plain_bytes(&self.fs), nf);
         let nb = self.nb as usize * std::mem::size_of::<BufState>();
         let bufio: [u64; BUFIO_WORDS] = masked_words(plain_bytes(&self.bufio), nb);
-        let locks: [u64; LOCK_WORDS] = masked_words(plain_bytes(&self.locks), self.nl as usize);
+        let locks: [u64; LOCK_WORDS] = masked_words(plain_bytes(locks), self.nl as usize);
         let mut wy = Wy::new();
         // Fixed part: header, counts, 8 fs words, 2 bufio, 2 lock words.
         wy.round([header, counts, fs[0], fs[1], fs[2], fs[3]]);
         wy.round([fs[4], fs[5], fs[6], fs[7], bufio[0], bufio[1]]);
         wy.pair(locks[0], locks[1]);
-        let tasks = plain_bytes(&self.tasks[..self.nt as usize]);
+        let tasks = plain_bytes(tasks);
         wy.bytes(tasks);
         wy.finish(tasks.len() as u64)
     }

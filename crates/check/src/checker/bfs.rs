@@ -23,6 +23,7 @@
 
 use rayon::prelude::*;
 
+use super::store::{Cache, Store};
 use super::{Limits, Options, Progress, key_of};
 use crate::model::{Model, Terminal};
 use crate::report::{BoundHit, Report, Stats, Trace, Verdict};
@@ -72,7 +73,7 @@ struct Batch<S, A> {
     metas: Vec<Meta>,
     children: Vec<Child<A>>,
     /// The expanded (live) frontier states, the successors' parents.
-    worlds: Vec<S>,
+    worlds: Store<S>,
 }
 
 type BatchOf<M> = Batch<<M as Model>::State, <M as Model>::Action>;
@@ -92,42 +93,47 @@ impl<S, A> Batch<S, A> {
 fn expand<M: Model>(
     model: &M,
     entries: &[Child<M::Action>],
-    parents: &[M::State],
+    parents: &Store<M::State>,
     opts: &Options<'_>,
-    mut worlds: Vec<M::State>,
+    mut worlds: Store<M::State>,
 ) -> BatchOf<M> {
     let mut buf = Vec::new();
     let live = entries.iter().filter(|c| c.slot != DROPPED).count();
     worlds.clear();
-    if worlds.capacity() < live {
-        // A fresh buffer: reserving on the old one would copy its bytes.
-        worlds = Vec::with_capacity(live);
-    }
+    worlds.reserve(live);
     let mut children = Vec::with_capacity(live * 4);
     let mut metas = Vec::with_capacity(live);
     let mut seen = KeySet::with_capacity(live * 8);
     let mut scratch: Option<M::State> = None;
+    let mut current: Option<M::State> = None;
+    let mut cache = Cache::default();
     for entry in entries.iter().filter(|c| c.slot != DROPPED) {
-        let parent = &parents[entry.parent as usize];
-        worlds.push(parent.clone());
-        let w = worlds.len() - 1;
+        let parent = parents.get(model, entry.parent, &mut cache);
+        let state = match &mut current {
+            Some(state) => {
+                state.clone_from(parent);
+                state
+            }
+            None => current.insert(parent.clone()),
+        };
         if let Some(action) = entry.action {
-            model.next_state_in_place(parent, action, &mut worlds[w]);
+            model.next_state_in_place(parent, action, state);
         }
-        let state = &worlds[w];
+        let state = &*state;
         buf.clear();
         model.actions(state, &mut buf);
         if buf.is_empty() {
+            // A final state is nobody's parent: no need to keep its world.
             metas.push(Meta {
                 parent: entry.slot,
                 terminal: Some(model.terminal(state)),
                 transitions: 0,
                 children: 0,
             });
-            // A final state is nobody's parent: no need to keep its world.
-            worlds.pop();
             continue;
         }
+        let w = worlds.len();
+        worlds.push(model, state);
         let local = if opts.por {
             buf.iter().position(|&a| model.is_local(state, a))
         } else {
@@ -233,7 +239,7 @@ impl KeySet {
 
 /// One expansion task: frontier entries, their parents' worlds, and the
 /// buffer for the entries' own worlds.
-type Task<'f, S, A> = (&'f [Child<A>], &'f [S], Vec<S>);
+type Task<'f, S, A> = (&'f [Child<A>], &'f Store<S>, Store<S>);
 
 /// Expand a block of frontier batches, `CHUNK` entries per task, into
 /// recycled buffers where there are any.
@@ -242,13 +248,17 @@ fn expand_block<M: Model>(
     block: &[BatchOf<M>],
     opts: &Options<'_>,
     parallel: bool,
-    buffers: Vec<Vec<M::State>>,
+    buffers: Vec<Store<M::State>>,
+    packs: bool,
 ) -> Vec<BatchOf<M>> {
     let mut buffers = buffers;
     let work: Vec<Task<'_, M::State, M::Action>> = block
         .iter()
-        .flat_map(|b| b.children.chunks(CHUNK).map(|c| (c, &b.worlds[..])))
-        .map(|(c, parents)| (c, parents, buffers.pop().unwrap_or_default()))
+        .flat_map(|b| b.children.chunks(CHUNK).map(|c| (c, &b.worlds)))
+        .map(|(c, parents)| {
+            let out = buffers.pop().unwrap_or_else(|| Store::new(packs));
+            (c, parents, out)
+        })
         .collect();
     if parallel {
         work.into_par_iter()
@@ -267,18 +277,18 @@ fn work_items<S, A>(block: &[Batch<S, A>]) -> usize {
 }
 
 /// Consecutive groups of a level's batches, of growing size.
-fn blocks<S, A>(level: &[Batch<S, A>]) -> Vec<&[Batch<S, A>]> {
+fn blocks<S, A>(level: &[Batch<S, A>]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let (mut start, mut size, mut target) = (0, 0, FIRST_BLOCK);
     for (i, b) in level.iter().enumerate() {
         size += b.children.len();
         if size >= target {
-            out.push(&level[start..=i]);
+            out.push(start..i + 1);
             (start, size, target) = (i + 1, 0, (target * 2).min(MAX_BLOCK));
         }
     }
     if start < level.len() {
-        out.push(&level[start..]);
+        out.push(start..level.len());
     }
     out
 }
@@ -292,11 +302,9 @@ enum Stop {
 
 /// Accounted bytes of a batch kept as queue storage.
 fn batch_bytes<M: Model>(model: &M, batch: &BatchOf<M>) -> u64 {
-    let heap: usize = batch.worlds.iter().map(|w| model.heap_bytes(w)).sum();
     (batch.children.capacity() * std::mem::size_of::<Child<M::Action>>()
-        + batch.worlds.capacity() * std::mem::size_of::<M::State>()
-        + batch.metas.capacity() * std::mem::size_of::<Meta>()
-        + heap) as u64
+        + batch.metas.capacity() * std::mem::size_of::<Meta>()) as u64
+        + batch.worlds.bytes(model)
 }
 
 struct Search<'m, M: Model> {
@@ -312,7 +320,9 @@ struct Search<'m, M: Model> {
     next_live: usize,
     /// Emptied world buffers of expanded levels, reused so the search does
     /// not keep faulting in fresh pages (their bytes stay in `queue`).
-    recycle: Vec<Vec<M::State>>,
+    recycle: Vec<Store<M::State>>,
+    /// Whether the model packs queued states ([`Model::pack`]).
+    packs: bool,
 }
 
 impl<M: Model> Search<'_, M> {
@@ -380,26 +390,25 @@ impl<M: Model> Search<'_, M> {
     }
 
     /// Take buffers for `n` expansion tasks from the recycled ones.
-    fn buffers(&mut self, n: usize) -> Vec<Vec<M::State>> {
+    fn buffers(&mut self, n: usize) -> Vec<Store<M::State>> {
         let keep = self.recycle.len().saturating_sub(n);
         let taken = self.recycle.split_off(keep);
-        let size = std::mem::size_of::<M::State>() as u64;
-        self.queue -= taken
-            .iter()
-            .map(|b| b.capacity() as u64 * size)
-            .sum::<u64>();
+        self.queue -= taken.iter().map(|b| b.bytes(self.model)).sum::<u64>();
         taken
     }
 
-    /// Empty an expanded level's batches into the recycled buffers.
-    fn retire(&mut self, level: Vec<BatchOf<M>>) {
-        let size = std::mem::size_of::<M::State>() as u64;
-        for batch in level {
-            self.queue -= batch_bytes(self.model, &batch);
-            let mut worlds = batch.worlds;
+    /// Empty expanded batches: their entries' successors are built, so
+    /// neither the entries nor the parents' worlds are needed any more;
+    /// the worlds' buffers are recycled.
+    fn retire(&mut self, batches: &mut [BatchOf<M>]) {
+        for batch in batches {
+            self.queue -= batch_bytes(self.model, batch);
+            let mut worlds = std::mem::replace(&mut batch.worlds, Store::new(self.packs));
             worlds.clear();
-            self.queue += worlds.capacity() as u64 * size;
+            self.queue += worlds.bytes(self.model);
             self.recycle.push(worlds);
+            batch.children = Vec::new();
+            batch.metas = Vec::new();
         }
     }
 
@@ -515,6 +524,7 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
         queue: 0,
         next_live: 0,
         recycle: Vec::new(),
+        packs: false,
     };
     let finish = |search: &Search<'_, M>, verdict, depth, trace| Report {
         verdict,
@@ -524,19 +534,25 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
     };
 
     // Level 0: the initial states, logged as roots.
-    let mut roots = Batch {
-        metas: Vec::new(),
-        children: Vec::new(),
-        worlds: model.init_states(),
-    };
-    for (i, s) in roots.worlds.iter().enumerate() {
-        roots.children.push(Child {
+    let inits = model.init_states();
+    search.packs = inits
+        .first()
+        .is_some_and(|s| model.pack(s, &mut Vec::new()));
+    let children = inits
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Child {
             key: key_of(model, s, opts.symmetry),
             slot: i as u32,
             parent: i as u32,
             action: None,
-        });
-    }
+        })
+        .collect();
+    let mut roots = Batch {
+        metas: Vec::new(),
+        children,
+        worlds: Store::Plain(inits),
+    };
     search.queue += batch_bytes(model, &roots);
     for child in &mut roots.children {
         match search.admit(child.key, ROOT, child.slot, true) {
@@ -546,6 +562,7 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
     }
     let mut live = roots.live().count();
     let mut frontier = vec![roots];
+    let packs = search.packs;
 
     let mut depth: u32 = 0;
     while live > 0 {
@@ -565,7 +582,7 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
         // not depend on the thread count.
         let mut pending: Option<Vec<BatchOf<M>>> = None;
         for k in 0..=level_blocks.len() {
-            let to_expand = level_blocks.get(k).copied();
+            let to_expand = level_blocks.get(k).map(|r| &frontier[r.clone()]);
             let buffers = search.buffers(to_expand.map_or(0, work_items));
             let merging = pending.take();
             let search_ref = &mut search;
@@ -574,8 +591,9 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
                 Some(batches) => search_ref.merge(batches, next_ref),
                 None => Ok(()),
             };
-            let expand =
-                |parallel| to_expand.map(|b| expand_block(model, b, opts, parallel, buffers));
+            let expand = |parallel| {
+                to_expand.map(|b| expand_block(model, b, opts, parallel, buffers, packs))
+            };
             let (merged, expanded) = match (&pool, parallel) {
                 (Some(pool), true) => pool.install(|| rayon::join(merge, || expand(true))),
                 _ => (merge(), expand(false)),
@@ -595,9 +613,13 @@ pub fn check<M: Model>(model: &M, opts: &Options<'_>) -> Report<M> {
             }
             search.progress(opts, depth, live + search.next_live);
             pending = expanded;
+            // Expanded: a wide level's parents leave memory block by block
+            // instead of all at the level's end.
+            if let Some(range) = level_blocks.get(k) {
+                search.retire(&mut frontier[range.clone()]);
+            }
         }
-        // The expanded level leaves the queue; its buffers are reused.
-        search.retire(std::mem::replace(&mut frontier, next));
+        frontier = next;
         live = search.next_live;
         depth += 1;
     }

@@ -45,7 +45,8 @@
 //! each condition that loses its livelock without it.
 //!
 //! **Symmetry reduction** (BFS and DFS, on by default): the visited set keys a
-//! state by the fingerprint of [`Model::representative`], so states that
+//! state by the fingerprint of [`Model::representative`]
+//! ([`Model::representative_fingerprint`]), so states that
 //! differ only by a permutation of interchangeable actors are explored once.
 //! The simulator's representative (`reclaimscope_sim::symmetry`) only ever
 //! renames tasks within a class (same kind, same compiled program, same
@@ -60,7 +61,8 @@
 //! above, in the concrete graph) or all its actions up to symmetry (below),
 //! and each stored state is at its orbit's true distance, so the induction
 //! goes through unchanged. Queues keep the concrete state, never the
-//! representative, so a trace replayed from the parent log is a real
+//! representative (packed or not: [`Model::unpack`] gives back exactly
+//! what [`Model::pack`] took), so a trace replayed from the parent log is a real
 //! execution (`tests/reductions.rs` replays each one on the unreduced
 //! simulator). A non-progress cycle in the quotient unrolls, at most
 //! `|group|` times, into one in the real graph.
@@ -74,6 +76,7 @@
 pub mod bfs;
 pub mod dfs;
 pub mod simulation;
+mod store;
 
 use std::time::{Duration, Instant};
 
@@ -84,9 +87,10 @@ use crate::report::{BoundHit, Step, Trace};
 /// Never 0 (0 marks an empty table slot).
 #[inline]
 pub(crate) fn key_of<M: Model>(model: &M, state: &M::State, symmetry: bool) -> u64 {
-    let fp = match symmetry.then(|| model.representative(state)).flatten() {
-        Some(rep) => model.fingerprint(&rep),
-        None => model.fingerprint(state),
+    let fp = if symmetry {
+        model.representative_fingerprint(state)
+    } else {
+        model.fingerprint(state)
     };
     fp.max(1)
 }

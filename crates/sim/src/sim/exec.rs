@@ -97,9 +97,14 @@ impl Sim {
                 if sub != NONE {
                     n.tasks[sub as usize].bio_st = BIO_DONE;
                 }
+                // Back to the loop head to wait for the next request (the
+                // program counter of an idle server is never read: taking
+                // a bio sets it), so idle threads are equal whichever
+                // request they served last.
                 let task = &mut n.tasks[t];
                 task.serving = NONE;
                 task.st = ST_IDLE;
+                task.pc = self.tasks[t].start;
                 task.bits &= !B_FAILED;
             }
             Op::Exit => {
