@@ -10,12 +10,12 @@
 
 mod common;
 
-use common::{load_shipped, shipped};
+use common::{load_shipped, replay_unreduced, shipped};
 use reclaimscope_check::checker::{Options, bfs};
 use reclaimscope_check::report::Verdict;
 use reclaimscope_check::sim_model::SimModel;
 use reclaimscope_model::Policy;
-use reclaimscope_sim::{Scenario, Sim, Status};
+use reclaimscope_sim::{Scenario, Sim};
 
 fn opts(threads: usize, por: bool, symmetry: bool) -> Options<'static> {
     Options {
@@ -34,22 +34,7 @@ fn search(sim: &Sim, what: &str, o: &Options<'_>) -> (Verdict, usize, u64) {
     let len = match &report.trace {
         None => 0,
         Some(trace) => {
-            let mut w = sim.initial();
-            let mut buf = Vec::new();
-            for (i, step) in trace.steps.iter().enumerate() {
-                sim.choices(&w, &mut buf);
-                assert!(
-                    buf.contains(&step.action),
-                    "{what}: step {} ({:?}) is not enabled in the unreduced simulator",
-                    i + 1,
-                    step.action
-                );
-                w = sim.step(&w, step.action);
-            }
-            assert_eq!(w, trace.last, "{what}: replay ends elsewhere");
-            sim.choices(&w, &mut buf);
-            assert!(buf.is_empty(), "{what}: the last world still moves");
-            assert_ne!(sim.status(&w), Status::Completed, "{what}");
+            replay_unreduced(&SimModel::new(sim), report.verdict, trace, what);
             trace.steps.len()
         }
     };

@@ -72,7 +72,7 @@ pub fn ublk_family(n: usize) -> Scenario {
 
 /// Replay a counterexample on `model` explored without any reduction (the
 /// caller passes a model that lists every action) and check that it is
-/// what it claims: each step is one the model lists in the state it is
+/// what it claims: it starts from an initial state; each step is one the model lists in the state it is
 /// taken from; a deadlock ends in a state with no action that the model
 /// calls a deadlock; a livelock's steps from `loop_start` on are taken in
 /// spinning states (some action, none of them progress) and come back to
@@ -92,6 +92,10 @@ pub fn replay_unreduced<M: reclaimscope_check::Model>(
         let rep = model.representative(s);
         model.fingerprint(rep.as_ref().unwrap_or(s))
     };
+    assert!(
+        model.init_states().contains(&trace.init),
+        "{what}: the trace starts from no initial state"
+    );
     let mut s = trace.init.clone();
     let mut buf = Vec::new();
     let mut at_start: Option<M::State> = None;
