@@ -282,7 +282,7 @@ impl<'a> Walker<'a> {
         self.trace.clear();
         let (w, next, buf, trace) = (&mut self.w, &mut self.next, &mut self.buf, &mut self.trace);
         let mut ev = Events::default();
-        let mut start = [0u64; crate::scenario::MAX_TASKS];
+        let mut start = [NOT_STARTED; crate::scenario::MAX_TASKS];
         let mut steps = 0u64;
         let mut time = acc.time;
         let status = loop {
@@ -312,16 +312,25 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// `start[t]` of a task with no allocation under way.
+const NOT_STARTED: u64 = u64::MAX;
+
+/// Fold one step's events into the metrics. `start[t]`: the step at which
+/// task `t`'s current allocation began.
 fn account(sim: &Sim, ev: &Events, step: u64, start: &mut [u64], acc: &mut MetricsAcc) {
     for e in ev.iter() {
         let t = e.task as usize;
         match e.kind {
-            EvKind::AllocStart => start[t] = step,
+            EvKind::AllocStep => {
+                if start[t] == NOT_STARTED {
+                    start[t] = step;
+                }
+            }
             EvKind::AllocOk | EvKind::AllocFail => {
                 acc.allocations += 1;
                 let lat = (step - start[t].min(step)) as usize;
                 acc.latency[lat.min(LAT_BUCKETS - 1)] += 1;
-                start[t] = step;
+                start[t] = NOT_STARTED;
                 if e.kind == EvKind::AllocFail {
                     acc.alloc_failures += 1;
                     acc.enomem += e.b as u64;

@@ -564,6 +564,8 @@ impl Sim {
                 let pages = self.site_pages(w, t, site);
                 let (before, after) = (&w.tasks[t], &n.tasks[t]);
                 if after.bits & B_RECLAIMING != 0 && before.bits & B_RECLAIMING == 0 {
+                    // Known only at sites that give up after one round
+                    // (`B_ROUND` is kept nowhere else).
                     let again = if before.bits & B_ROUND != 0 {
                         "still "
                     } else {

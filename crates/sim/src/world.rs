@@ -16,11 +16,13 @@ pub(crate) const ST_DONE: u8 = 5;
 pub(crate) const ST_KILLED: u8 = 6;
 
 // Task bits.
+/// A reclaim round of the current allocation is done. Set only where the
+/// allocation reads it (`Sim::counts_rounds`: sites that give up after one
+/// round); elsewhere it would split one situation into two worlds.
 pub(crate) const B_ROUND: u8 = 1;
 pub(crate) const B_FAILED: u8 = 2;
 pub(crate) const B_RESERVE: u8 = 4;
 pub(crate) const B_WRITE: u8 = 8;
-pub(crate) const B_IN_ALLOC: u8 = 16;
 /// In direct reclaim (`__perform_reclaim`): the next step picks a source.
 pub(crate) const B_RECLAIMING: u8 = 32;
 

@@ -65,6 +65,18 @@ impl Sim {
         }
     }
 
+    /// Can task `t`'s allocation read `B_ROUND` ("a reclaim round is
+    /// done")? Only a site that gives up after one round
+    /// (`Retries::Once`, `__GFP_NORETRY`'s `should_alloc_retry`) asks;
+    /// elsewhere the bit would be written and never read, and split one
+    /// situation into two worlds for the checker.
+    pub(super) fn counts_rounds(&self, w: &World, t: usize) -> bool {
+        match self.ops.get(w.tasks[t].pc as usize) {
+            Some(Op::Alloc(site)) => self.sites[*site as usize].counts_rounds,
+            _ => true,
+        }
+    }
+
     pub(super) fn exec_alloc(
         &self,
         n: &mut World,
@@ -77,10 +89,7 @@ impl Sim {
         let info = &self.sites[site as usize];
         let pages = self.site_pages(w, t, site);
         let bits = w.tasks[t].bits;
-        if bits & B_IN_ALLOC == 0 {
-            ev.push(EvKind::AllocStart, t, site, 0);
-            n.tasks[t].bits |= B_IN_ALLOC;
-        }
+        ev.push(EvKind::AllocStep, t, site, 0);
         if bits & B_RECLAIMING != 0 && !self.fits(w, t, site) {
             // In reclaim with nothing to reclaim: OOM-kill, or give up.
             if sc.retries == Retries::Forever {
@@ -106,7 +115,7 @@ impl Sim {
                 Dest::Clean(f) => n.fs[f as usize].clean += pages,
             }
             let task = &mut n.tasks[t];
-            task.bits &= !(B_ROUND | B_FAILED | B_IN_ALLOC | B_RECLAIMING);
+            task.bits &= !(B_ROUND | B_FAILED | B_RECLAIMING);
             task.pc = info.on_ok;
             ev.push(EvKind::AllocOk, t, site, pages);
             return;
@@ -126,7 +135,7 @@ impl Sim {
     fn alloc_fail(&self, n: &mut World, t: usize, site: u16, ev: &mut Events) {
         let info = &self.sites[site as usize];
         let task = &mut n.tasks[t];
-        task.bits = (task.bits | B_FAILED) & !(B_ROUND | B_IN_ALLOC | B_RECLAIMING);
+        task.bits = (task.bits | B_FAILED) & !(B_ROUND | B_RECLAIMING);
         task.pc = info.on_fail;
         ev.push(EvKind::AllocFail, t, site, !info.fallback as u16);
     }

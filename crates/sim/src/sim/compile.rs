@@ -92,6 +92,7 @@ impl Compiler<'_> {
                 eighths: b.reserves.eighths_below_min() as u8,
             });
         }
+        let counts_rounds = table.iter().any(|e| e.retries == Retries::Once);
         self.sites.push(Site {
             gfp,
             pages,
@@ -99,6 +100,7 @@ impl Compiler<'_> {
             dest,
             kind,
             fallback,
+            counts_rounds,
             table,
             on_ok: 0,
             on_fail: 0,

@@ -5,7 +5,11 @@
 pub enum EvKind {
     #[default]
     None,
-    AllocStart,
+    /// A step of an allocation (its first try, or a step of its slow
+    /// path): `a` = site. `run` times an allocation from the first one
+    /// after the task's last `AllocOk`/`AllocFail`; the world keeps no
+    /// "allocation started" bit, which would split equal situations.
+    AllocStep,
     /// `a` = site, `b` = pages.
     AllocOk,
     /// `a` = site, `b` = 1 when the caller sees -ENOMEM (no fallback).

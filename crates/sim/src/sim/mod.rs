@@ -166,6 +166,9 @@ pub(crate) struct Site {
     pub fallback: bool,
     /// Indexed by compressed task flags (5 bits) and inherited bio flags (2 bits).
     pub table: Vec<SiteCtx>,
+    /// Some entry of `table` gives up after one round (`Retries::Once`):
+    /// only then is `B_ROUND` read (`Sim::counts_rounds`).
+    pub counts_rounds: bool,
     /// Where the program continues after success / after a NULL return.
     pub on_ok: u16,
     pub on_fail: u16,
@@ -392,7 +395,7 @@ impl Sim {
             | EvKind::TaskDone
             | EvKind::OomKill => true,
             EvKind::ReclaimDone => e.b > 0,
-            EvKind::None | EvKind::AllocStart | EvKind::ReclaimEnter => false,
+            EvKind::None | EvKind::AllocStep | EvKind::ReclaimEnter => false,
         })
     }
 

@@ -111,7 +111,9 @@ impl Sim {
                 if let SrcKind::Bufio(b) = self.srcs[s].kind {
                     n.bufio[b as usize].queued = true;
                 }
-                n.tasks[t].bits |= B_ROUND;
+                if self.counts_rounds(w, t) {
+                    n.tasks[t].bits |= B_ROUND;
+                }
                 n.tasks[t].rsrc = 0;
                 ev.push(EvKind::ReclaimDone, t, s as u16, 0);
                 return;
@@ -221,6 +223,7 @@ impl Sim {
         }
         Self::clear_bio(n, t);
         ev.push(EvKind::ReclaimDone, t, s as u16, freed);
+        let round = self.counts_rounds(n, t);
         let task = &mut n.tasks[t];
         task.rstep = 0;
         // No stale fields: equal situations must be equal worlds.
@@ -234,7 +237,9 @@ impl Sim {
             }
             _ => {
                 task.st = ST_READY;
-                task.bits |= B_ROUND;
+                if round {
+                    task.bits |= B_ROUND;
+                }
             }
         }
     }
