@@ -150,9 +150,10 @@ impl Symmetry {
     /// The renaming that takes `w` to its canonical form, `None` for the
     /// identity. Pass 1 sorts by values and held locks (served tasks get
     /// their slots); pass 2 also compares `serving`, now in pass 1's names,
-    /// and is needed only when a task of some class serves a bio. Both
-    /// passes read `w` through the renaming so far instead of building the
-    /// renamed world.
+    /// and is needed only when two tasks that serve or are served tie in
+    /// pass 1 (tasks that tie otherwise are equal and hold nothing, so
+    /// their order does not show in the world). Both passes read `w`
+    /// through the renaming so far instead of building the renamed world.
     fn perm(&self, w: &World) -> Option<Perm> {
         if self.classes.is_empty() {
             return None;
