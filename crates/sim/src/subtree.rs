@@ -562,9 +562,10 @@ impl Subtrees {
         if self.classes.is_empty() {
             return None;
         }
+        let keys = self.keys(w);
         let mut perm: [u8; MAX_BLOCKS] = ident();
         for class in &self.classes {
-            let mut keyed: Vec<(u64, u8)> = class.iter().map(|&b| (self.key(w, b), b)).collect();
+            let mut keyed: Vec<(u64, u8)> = class.iter().map(|&b| (keys[b as usize], b)).collect();
             keyed.sort_by_key(|&(k, _)| k);
             for (&(_, old), &new) in keyed.iter().zip(class) {
                 perm[old as usize] = new;
@@ -583,11 +584,103 @@ impl Subtrees {
     /// canonical form does not depend on the names (with ties, it is still
     /// a renaming of `w`, so merging stays sound, only less complete).
     pub fn keys_distinct(&self, w: &World) -> bool {
+        let all = self.keys(w);
         self.classes.iter().all(|class| {
-            let mut keys: Vec<u64> = class.iter().map(|&b| self.key(w, b)).collect();
+            let mut keys: Vec<u64> = class.iter().map(|&b| all[b as usize]).collect();
             keys.sort_unstable();
             keys.windows(2).all(|p| p[0] != p[1])
         })
+    }
+
+    /// Every block's sort key in `w`. Pass 1 ([`Subtrees::key`]) sees
+    /// another block only as "some other block"; when two blocks of a
+    /// class tie, pass 2 adds each block's links to other blocks (a task
+    /// of one naming a task, device, source, filesystem, program or lock of
+    /// the other), the other block named by its pass-1 key (blocks in no
+    /// class by their index: no renaming moves them). Both passes use
+    /// names only through keys, so equal worlds up to renaming get equal
+    /// keys.
+    fn keys(&self, w: &World) -> [u64; MAX_BLOCKS] {
+        let mut id = [0u64; MAX_BLOCKS];
+        for (b, slot) in id.iter_mut().enumerate().take(self.blocks.len()) {
+            *slot = 1 << 63 | b as u64;
+        }
+        let mut tied = false;
+        for class in &self.classes {
+            let mut keys: Vec<u64> = class.iter().map(|&b| self.key(w, b)).collect();
+            for (&b, &k) in class.iter().zip(&keys) {
+                id[b as usize] = k;
+            }
+            keys.sort_unstable();
+            tied |= keys.windows(2).any(|p| p[0] == p[1]);
+        }
+        if !tied {
+            return id;
+        }
+        // Links (from block, tag, field, to block, position there).
+        let mut items: Vec<Vec<u64>> = vec![Vec::new(); self.blocks.len()];
+        let mut link = |x: u8, tag: u8, field: u64, (y, k): (u8, u8)| {
+            if y == NONE || y == x {
+                return;
+            }
+            let item = |dir: u64, mine: u8, other: u8, theirs: u8| {
+                let mut h = Mix(dir << 8 | field);
+                h.add(u64::from(mine));
+                h.add(id[other as usize]);
+                h.add(u64::from(theirs));
+                h.0
+            };
+            items[x as usize].push(item(0, tag, y, k));
+            items[y as usize].push(item(1, k, x, tag));
+        };
+        let at = |v: &[(u8, u8)], i: u8| -> (u8, u8) {
+            if i == NONE {
+                (NONE, NONE)
+            } else {
+                v[i as usize]
+            }
+        };
+        for t in 0..w.nt as usize {
+            let (x, tag) = self.task_at[t];
+            if x == NONE {
+                continue;
+            }
+            let task = &w.tasks[t];
+            link(x, tag, 0, at(&self.task_at, task.serving));
+            link(x, tag, 1, at(&self.dev_at, task.bio_dev));
+            match self.rsrc_names(t, task) {
+                1 => link(x, tag, 2, at(&self.src_at, task.rsrc)),
+                2 => link(x, tag, 3, at(&self.fs_at, task.rsrc)),
+                _ => {}
+            }
+            if self.pc_named(t, task)
+                && let Some(&(y, k)) = self.pc_seg.get(task.pc as usize)
+            {
+                link(x, tag, 4, (y, k));
+            }
+        }
+        for (y, block) in self.blocks.iter().enumerate() {
+            for (k, &l) in block.locks.iter().enumerate() {
+                let o = w.locks[l as usize];
+                if o != NONE {
+                    let (x, tag) = self.task_at[o as usize];
+                    if x != NONE {
+                        link(x, tag, 5, (y as u8, k as u8));
+                    }
+                }
+            }
+        }
+        let mut out = id;
+        for class in &self.classes {
+            for &b in class {
+                let list = &mut items[b as usize];
+                list.sort_unstable();
+                let mut h = Mix(id[b as usize]);
+                list.iter().for_each(|&x| h.add(x));
+                out[b as usize] = h.0;
+            }
+        }
+        out
     }
 
     /// A hash of block `b`'s part of `w` in block-relative names: its
