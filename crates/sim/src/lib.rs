@@ -12,6 +12,7 @@ pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod story;
+pub mod subtree;
 pub mod symmetry;
 pub mod world;
 

@@ -28,6 +28,7 @@
 
 use crate::scenario::{MAX_LOCKS, MAX_TASKS};
 use crate::sim::{Choice, ChoiceKind, Kind, Sim, TaskInfo};
+use crate::subtree::Subtrees;
 use crate::world::{NONE, SERVING_BYTE, Task, World};
 
 // Held locks are a 16-bit mask in the sort key (`Sorting::key`), which
@@ -45,6 +46,9 @@ pub type Perm = [u8; MAX_TASKS];
 pub struct Symmetry {
     /// Each class's task slots, ascending; only classes of two or more.
     classes: Vec<Vec<u8>>,
+    /// Interchangeable device subtrees (`subtree.rs`), canonicalised
+    /// before the tasks.
+    subtrees: Subtrees,
 }
 
 /// What a task is, for grouping: equal keys and equal initial values mean
@@ -93,12 +97,20 @@ impl Symmetry {
                 classes.push(class);
             }
         }
-        Symmetry { classes }
+        Symmetry {
+            classes,
+            subtrees: Subtrees::new(sim),
+        }
     }
 
-    /// No two tasks are interchangeable: every world is its own representative.
+    /// Nothing is interchangeable: every world is its own representative.
     pub fn is_trivial(&self) -> bool {
-        self.classes.is_empty()
+        self.classes.is_empty() && self.subtrees.is_trivial()
+    }
+
+    /// The interchangeable device subtrees.
+    pub fn subtrees(&self) -> &Subtrees {
+        &self.subtrees
     }
 
     /// The classes, as task slots (for tests and the story).
@@ -106,15 +118,28 @@ impl Symmetry {
         &self.classes
     }
 
-    /// The renaming that takes `w` to its canonical form, or `None` when
-    /// `w` already is canonical.
+    /// The task renaming that sorts `w`'s classes, or `None` when they
+    /// are sorted: the whole canonical form when no subtrees are
+    /// interchangeable (`subtrees().is_trivial()`), else the second half of
+    /// it, applied after [`Subtrees::canonical`].
     pub fn canonical_perm(&self, w: &World) -> Option<Perm> {
         self.perm(w)
     }
 
-    /// The canonical representative of `w`'s orbit, or `None` when `w` is it.
+    /// The canonical representative of `w`'s orbit, or `None` when `w` is
+    /// it: subtrees sorted first (`subtree.rs`), then tasks within their
+    /// classes. Each half is a renaming by an automorphism, so the result
+    /// is always in `w`'s orbit.
     pub fn canonical(&self, w: &World) -> Option<World> {
-        self.canonical_with_perm(w).map(|(world, _)| world)
+        match self.subtrees.canonical(w) {
+            None => self.canonical_with_perm(w).map(|(world, _)| world),
+            Some(mut b) => {
+                if let Some(perm) = self.perm(&b) {
+                    permute_tasks(&mut b, &perm);
+                }
+                Some(b)
+            }
+        }
     }
 
     /// The canonical form and the renaming that gives it.
@@ -130,6 +155,14 @@ impl Symmetry {
     /// successor by it, and cloning and permuting a whole world per
     /// successor cost more than the sort.
     pub fn canonical_fingerprint(&self, w: &World) -> u64 {
+        match self.subtrees.canonical(w) {
+            None => self.tasks_canonical_fingerprint(w),
+            Some(b) => self.tasks_canonical_fingerprint(&b),
+        }
+    }
+
+    /// The fingerprint of `w` with its task classes sorted.
+    fn tasks_canonical_fingerprint(&self, w: &World) -> u64 {
         let Some(perm) = self.perm(w) else {
             return w.fingerprint();
         };

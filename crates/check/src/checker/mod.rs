@@ -67,6 +67,23 @@
 //! simulator). A non-progress cycle in the quotient unrolls, at most
 //! `|group|` times, into one in the real graph.
 //!
+//! The representative also permutes whole device subtrees
+//! (`reclaimscope_sim::subtree`: a loop device with its filesystem, its
+//! writer, its worker and their reclaim sources, locks and program
+//! segments), where no two tasks are alike but the subtrees are. Those
+//! renamings are guessed from the scenario's structure and each one is
+//! verified on the compiled simulator before use: every table `step`
+//! reads (ops, sites, reclaim contexts and the policy's cached answers,
+//! task, device and source infos, the initial world) must map onto itself
+//! under it, and `step` reads a world only through those tables, treating
+//! ids as names (the OOM killer's slot tie-break excepted: no subtree
+//! renaming then). So a verified renaming is an automorphism like the
+//! task renamings above, and a wrong guess only loses reduction.
+//! The representative is the subtree-sorted world with its task classes
+//! then sorted: a composition of automorphisms, so always in the orbit,
+//! which is all the argument above needs (a less canonical form only
+//! stores an orbit more than once).
+//!
 //! With symmetry on, the simulator's model also lists only one of the
 //! choices that identical idle tasks offer (`SimModel::symmetric_actions`):
 //! when swapping two tasks leaves the state unchanged, a choice naming one
