@@ -17,6 +17,20 @@ use reclaimscope_check::sim_model::SimModel;
 use reclaimscope_model::Policy;
 use reclaimscope_sim::{Scenario, Sim};
 
+/// What a run prints, for comparing thread counts: verdict, counts and
+/// the trace's story.
+fn report_text(r: &reclaimscope_check::Report<SimModel<'_>>) -> String {
+    let steps: Vec<&str> = r
+        .trace
+        .iter()
+        .flat_map(|t| t.steps.iter().map(|s| s.description.as_str()))
+        .collect();
+    format!(
+        "{:?} {} {} {steps:?}",
+        r.verdict, r.stats.states, r.stats.transitions
+    )
+}
+
 fn opts(threads: usize, por: bool, symmetry: bool) -> Options<'static> {
     Options {
         threads,
@@ -86,18 +100,11 @@ fn identical_writers_reduce_and_agree_across_threads() {
         let model = SimModel::new(&sim).symmetric_actions(symmetry);
         let one = bfs::check(&model, &opts(1, por, symmetry));
         let two = bfs::check(&model, &opts(2, por, symmetry));
-        let text = |r: &reclaimscope_check::Report<SimModel<'_>>| {
-            let steps: Vec<&str> = r
-                .trace
-                .iter()
-                .flat_map(|t| t.steps.iter().map(|s| s.description.as_str()))
-                .collect();
-            format!(
-                "{:?} {} {} {steps:?}",
-                r.verdict, r.stats.states, r.stats.transitions
-            )
-        };
-        assert_eq!(text(&one), text(&two), "por={por} symmetry={symmetry}");
+        assert_eq!(
+            report_text(&one),
+            report_text(&two),
+            "por={por} symmetry={symmetry}"
+        );
     }
 }
 
@@ -142,15 +149,7 @@ fn identical_device_subtrees_reduce_and_agree() {
     let model = SimModel::new(&sim).symmetric_actions(true);
     let one = bfs::check(&model, &opts(1, true, true));
     let two = bfs::check(&model, &opts(2, true, true));
-    let text = |r: &reclaimscope_check::Report<SimModel<'_>>| {
-        let steps: Vec<&str> = r
-            .trace
-            .iter()
-            .flat_map(|t| t.steps.iter().map(|s| s.description.as_str()))
-            .collect();
-        format!("{:?} {} {steps:?}", r.verdict, r.stats.states)
-    };
-    assert_eq!(text(&one), text(&two));
+    assert_eq!(report_text(&one), report_text(&two));
 }
 
 /// Partial-order reduction fires on the storage stacks, not only on toys:
