@@ -56,7 +56,7 @@ pub struct Args {
     /// No partial-order reduction (independent steps explored in every order).
     #[arg(long)]
     no_por: bool,
-    /// No symmetry reduction (interchangeable tasks kept apart).
+    /// No symmetry reduction (interchangeable tasks and device subtrees kept apart).
     #[arg(long)]
     no_symmetry: bool,
     /// Skip the livelock (spinning retry loop) search.
