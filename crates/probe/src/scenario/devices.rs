@@ -189,12 +189,7 @@ impl<'a> Builder<'a> {
     /// of devices and backing files, on device `mname` itself: a cycle no
     /// real machine has, but a damaged capture can describe.
     fn loops_back(&self, mname: &str, file: &str) -> bool {
-        let fsname = file.split_once(':').map_or(file, |(f, _)| f);
-        let Some(i) = self
-            .fs_names
-            .iter()
-            .position(|n| n.as_deref() == Some(fsname))
-        else {
+        let Some(i) = self.fs_of_file(file) else {
             return false;
         };
         let mut todo: Vec<String> = match &self.t.filesystems[i].backing {
@@ -240,14 +235,17 @@ impl<'a> Builder<'a> {
         false
     }
 
-    /// Depth of the filesystem a `FS:PATH` file is on.
-    pub(super) fn fs_depth_of_file(&self, file: &str) -> u8 {
+    /// Index of the filesystem an `FS:PATH` file is on, if it is known.
+    fn fs_of_file(&self, file: &str) -> Option<usize> {
         let fsname = file.split_once(':').map_or(file, |(f, _)| f);
-        let Some(i) = self
-            .fs_names
+        self.fs_names
             .iter()
             .position(|n| n.as_deref() == Some(fsname))
-        else {
+    }
+
+    /// Depth of the filesystem a `FS:PATH` file is on.
+    pub(super) fn fs_depth_of_file(&self, file: &str) -> u8 {
+        let Some(i) = self.fs_of_file(file) else {
             return 0;
         };
         match &self.t.filesystems[i].backing {

@@ -428,24 +428,12 @@ fn index_function<'a, 't>(
     node: Node<'t>,
     body: Node<'t>,
 ) -> Func<'a, 't> {
-    index_function_ext(file, src, line_offset, node, body, None, 0)
+    index_function_core(file, src, line_offset, node, body, None, 0, true)
 }
 
 /// [`index_function`] for a summary: `bindings` are the parameter values
 /// at the call being summarised (`None`: the values callers pass), `depth`
 /// the call depth of the question.
-pub(crate) fn index_function_ext<'a, 't>(
-    file: &'a FileCtx<'a>,
-    src: &'a str,
-    line_offset: usize,
-    node: Node<'t>,
-    body: Node<'t>,
-    bindings: Option<Vec<GfpValue>>,
-    depth: u32,
-) -> Func<'a, 't> {
-    index_function_core(file, src, line_offset, node, body, bindings, depth, true)
-}
-
 /// `full`: also classify every call (scopes, allocations and their masks);
 /// without it only the evaluator, calls and returns are ready, which is
 /// all a question about one argument or the returned value needs.
